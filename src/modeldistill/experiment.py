@@ -1,0 +1,268 @@
+"""Run the whole experiment: fine-tune the teacher, distil odd and even students, train LoRA,
+evaluate each on the held-out test split, and write a comparison report with plots.
+
+    modeldistill run --out runs/exp                                  # hate_speech18, all methods
+    modeldistill run --data my.csv --out runs/mine --teacher bert-base-uncased
+    modeldistill run --out runs/exp --methods odd,even --resume      # reuse runs/exp/teacher
+    modeldistill run --out runs/quick --max-train-samples 500 --epochs 1
+
+DIR/<method>/ is a model folder (see `train`), DIR/results.json holds every method's test metrics,
+DIR/report.md the comparison table, DIR/*.png the loss curves and confusion matrices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from modeldistill.config import add_arguments as add_config_arguments
+from modeldistill.config import from_args, option, require, to_jsonable
+from modeldistill.data import DataConfig, load_splits
+from modeldistill.errors import UserError
+from modeldistill.paths import EMBEDDED_TEACHER
+from modeldistill.train import METHODS, STUDENT_METHODS, TrainConfig, train
+
+
+@dataclass
+class ExperimentConfig:
+    out: Path = option(
+        Path("runs/experiment"), "folder for every method's model, results and report"
+    )
+    teacher: str = option(
+        EMBEDDED_TEACHER, "pre-trained teacher to fine-tune first: Hub id or folder"
+    )
+    methods: list[str] = option(["teacher", "odd", "even", "lora"], "what to train, in order")
+    layers: list[int] = option([], "0-based teacher layers for the `layers` method")
+    resume: bool = option(False, "skip methods whose folder already has metrics.json")
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        unknown = [m for m in self.methods if m not in METHODS]
+        require(not unknown, f"unknown method(s) {unknown}: choose from {', '.join(METHODS)}")
+        require(bool(self.methods), "--methods is empty")
+        require(
+            "layers" not in self.methods or bool(self.layers), "the `layers` method needs --layers"
+        )
+
+
+def _finished(folder: Path) -> bool:
+    return (folder / "metrics.json").is_file() and (folder / "model.safetensors").is_file()
+
+
+def run_experiment(experiment: ExperimentConfig, base: TrainConfig, data: DataConfig) -> dict:
+    splits = load_splits(data)
+    teacher_dir = experiment.out / "teacher"
+    needs_teacher = any(m in STUDENT_METHODS for m in experiment.methods)
+    if needs_teacher and "teacher" not in experiment.methods and not _finished(teacher_dir):
+        raise UserError(
+            f"students need a fine-tuned teacher: add `teacher` to --methods or train {teacher_dir}"
+        )
+    timings = {}
+    for method in experiment.methods:
+        folder = experiment.out / method
+        if experiment.resume and _finished(folder):
+            print(f"[{method}] already trained in {folder}, skipping (--resume)")
+            continue
+        print(f"[{method}] training -> {folder}")
+        config = dataclasses.replace(
+            base,
+            method=method,
+            out=folder,
+            base_model=experiment.teacher,
+            teacher=str(teacher_dir),
+            layers=experiment.layers,
+        )
+        started = time.perf_counter()
+        train(config, data, splits)
+        timings[method] = round(time.perf_counter() - started, 1)
+    results = {
+        "methods": {m: _read_json(experiment.out / m / "metrics.json") for m in experiment.methods},
+        "data": splits.summary(),
+        "config": {
+            "run": to_jsonable(experiment),
+            "train": to_jsonable(base),
+            "data": to_jsonable(data),
+        },
+        "wall_seconds": timings,
+    }
+    (experiment.out / "results.json").write_text(
+        json.dumps(results, indent=2) + "\n", encoding="utf-8"
+    )
+    write_report(experiment.out, experiment.methods)
+    return results
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _read_log(folder: Path) -> list[dict]:
+    path = folder / "train_log.jsonl"
+    if not path.is_file():
+        return []
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+
+
+def _best_epoch_line(folder: Path, best_epoch: int) -> dict:
+    lines = _read_log(folder)
+    return next((line for line in lines if line["epoch"] == best_epoch), lines[-1] if lines else {})
+
+
+def write_report(out: Path, methods: list[str]) -> Path:
+    """report.md and its PNG plots, from the files the runs wrote (nothing is recomputed)."""
+    plots = plot_runs(out, methods)
+    rows = [
+        "| model | layers | train loss (total / CE / KL / cos) | test accuracy | macro-F1 | hate F1 "
+        "| parameters | size (MB) | train time (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for method in methods:
+        folder = out / method
+        metrics = _read_json(folder / "metrics.json")
+        model_config = _read_json(folder / "config.json")
+        line = _best_epoch_line(folder, metrics.get("best_epoch", 0))
+        parts = [
+            line.get(k)
+            for k in (
+                "train_loss",
+                "train_loss_classification",
+                "train_loss_divergence",
+                "train_loss_cosine",
+            )
+        ]
+        loss = " / ".join("–" if value is None else f"{value:.4f}" for value in parts)
+        rows.append(
+            f"| {method} | {model_config.get('num_hidden_layers', '?')} | {loss} | {metrics['accuracy']:.4f} "
+            f"| {metrics['macro_f1']:.4f} | {metrics.get('hate', {}).get('f1', float('nan')):.4f} "
+            f"| {metrics['parameters']:,} | {metrics['size_bytes'] / 1e6:.1f} | {metrics.get('train_seconds', 0):.0f} |"
+        )
+    per_class = [
+        "",
+        "Per-class test F1:",
+        "",
+        "| model | " + " | ".join(metrics["labels"]) + " |",
+        "|---|" + "---|" * len(metrics["labels"]),
+    ]
+    for method in methods:
+        m = _read_json(out / method / "metrics.json")
+        per_class.append(
+            f"| {method} | "
+            + " | ".join(f"{m['per_class'][k]['f1']:.4f}" for k in m["labels"])
+            + " |"
+        )
+    text = "\n".join(
+        [
+            "# Distillation experiment",
+            "",
+            f"Test split: {metrics['num_examples']:,} rows. Training loss is the mean over the best "
+            "epoch (by validation macro-F1), whose weights were kept.",
+            "",
+            *rows,
+            *per_class,
+            "",
+            *[f"![{title}]({name})" for title, name in plots],
+            "",
+        ]
+    )
+    path = out / "report.md"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def plot_runs(out: Path, methods: list[str]) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers
+    import matplotlib.pyplot as plt
+
+    written = []
+    components = (
+        "train_loss_classification",
+        "train_loss_divergence",
+        "train_loss_cosine",
+        "train_loss_hidden",
+    )
+    fig, axes = plt.subplots(1, len(methods), figsize=(4 * len(methods), 3.2), squeeze=False)
+    for axis, method in zip(axes[0], methods, strict=True):
+        lines = _read_log(out / method)
+        epochs = [line["epoch"] for line in lines]
+        for key in ("train_loss", *components, "val_loss"):
+            if lines and key in lines[0]:
+                axis.plot(
+                    epochs,
+                    [line[key] for line in lines],
+                    marker="o",
+                    label=key.replace("train_loss_", ""),
+                )
+        axis.set_title(method)
+        axis.set_xlabel("epoch")
+        axis.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "loss_curves.png", dpi=110)
+    plt.close(fig)
+    written.append(("loss components per epoch", "loss_curves.png"))
+
+    fig, axis = plt.subplots(figsize=(5, 3.5))
+    for method in methods:
+        lines = _read_log(out / method)
+        axis.plot(
+            [line["epoch"] for line in lines],
+            [line["val_macro_f1"] for line in lines],
+            marker="o",
+            label=method,
+        )
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("validation macro-F1")
+    axis.legend()
+    fig.tight_layout()
+    fig.savefig(out / "val_macro_f1.png", dpi=110)
+    plt.close(fig)
+    written.append(("validation macro-F1 per epoch", "val_macro_f1.png"))
+
+    for method in methods:
+        metrics = _read_json(out / method / "metrics.json")
+        fig, axis = plt.subplots(figsize=(4.2, 3.8))
+        matrix = metrics["confusion_matrix"]
+        axis.imshow(matrix, cmap="Blues")
+        for i, row in enumerate(matrix):
+            for j, count in enumerate(row):
+                axis.text(j, i, str(count), ha="center", va="center", fontsize=8)
+        ticks = range(len(metrics["labels"]))
+        axis.set_xticks(ticks, metrics["labels"], rotation=30, fontsize=8)
+        axis.set_yticks(ticks, metrics["labels"], fontsize=8)
+        axis.set_xlabel("predicted")
+        axis.set_ylabel("true")
+        axis.set_title(f"{method} (test)")
+        fig.tight_layout()
+        name = f"confusion_{method}.png"
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        written.append((f"confusion matrix: {method}", name))
+    return written
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser, ExperimentConfig)
+    add_config_arguments(
+        parser, TrainConfig, skip=("method", "out", "teacher", "base_model", "layers")
+    )
+    add_config_arguments(parser, DataConfig)
+
+
+def main(args: argparse.Namespace) -> int:
+    experiment = from_args(ExperimentConfig, args)
+    base = from_args(TrainConfig, args, method="teacher", out=experiment.out / "teacher")
+    results = run_experiment(experiment, base, from_args(DataConfig, args))
+    for method, metrics in results["methods"].items():
+        print(
+            f"{method:>8}: accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
+            f"hate F1 {metrics.get('hate', {}).get('f1', float('nan')):.4f}"
+        )
+    print(f"report: {experiment.out / 'report.md'}")
+    return 0

@@ -1,0 +1,347 @@
+"""Run an exported (or trained) model folder: `Classifier.load(path).predict(texts)`.
+
+    from modeldistill.inference import Classifier
+    clf = Classifier.load("models/default")          # int8 ONNX > ONNX > safetensors (PyTorch)
+    for p in clf.predict(["you are all welcome here", "kick them all out"]):
+        print(p.label, p.score, p.toxic, p.truncated)
+
+Kept apart from training: the ONNX path imports only onnxruntime, tokenizers and numpy, so a
+server starts fast and small. Only safetensors and ONNX are ever loaded (never pickles).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modeldistill.errors import UserError
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+# Which file each backend reads; `auto` takes the first that the folder holds.
+BACKEND_FILES = {"onnx-int8": "model.int8.onnx", "onnx": "model.onnx", "torch": "model.safetensors"}
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_TOXIC_LABEL = "hate"
+DEFAULT_MAX_LENGTH = 128
+# Keys under which a sequence classifier's output layer is saved (BERT, RoBERTa, generic `score`).
+HEAD_KEYS = ("classifier.weight", "classifier.out_proj.weight", "score.weight")
+
+
+@dataclass
+class Prediction:
+    label: str
+    score: float  # probability of `label`
+    toxic: bool  # P(toxic_label) >= threshold
+    scores: dict[str, float]  # probability of every label
+    truncated: bool  # the text had more tokens than max_length and only its start was scored
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"cannot read {path}: {error}") from error
+    if not isinstance(data, dict):
+        raise UserError(f"{path} does not hold a JSON object")
+    return data
+
+
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _safetensors_head_size(path: Path) -> int | None:
+    """Rows of the classifier head in a safetensors file, read from its header (no weights)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as weights:
+            for key in weights.keys():  # noqa: SIM118 - safe_open is not a dict
+                if key.endswith(HEAD_KEYS):
+                    return int(weights.get_slice(key).get_shape()[0])
+    except Exception as error:  # safetensors raises its own error types for corrupt files
+        raise UserError(f"cannot read weights {path}: {error}") from error
+    return None
+
+
+class _OnnxRunner:
+    def __init__(self, path: Path, threads: int | None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        # One batch at a time per call; all cores go to the matrix products within it.
+        options.intra_op_num_threads = threads or _available_cpus()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime raises several unrelated types for bad files
+            raise UserError(
+                f"cannot load ONNX model {path}: {str(error).splitlines()[0]}"
+            ) from error
+        self.input_names = [item.name for item in self.session.get_inputs()]
+        known = {"input_ids", "attention_mask", "token_type_ids"}
+        if "input_ids" not in self.input_names or not set(self.input_names) <= known:
+            raise UserError(
+                f"{path} has inputs {self.input_names}; expected input_ids, attention_mask"
+            )
+        self.num_labels = self.session.get_outputs()[0].shape[-1]
+
+    def __call__(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        # InferenceSession.run is thread-safe, so concurrent callers need no lock here.
+        inputs = {name: feeds[name] for name in self.input_names}
+        return self.session.run(None, inputs)[0]
+
+
+class _TorchRunner:
+    def __init__(self, path: Path, threads: int | None):
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        self.torch = torch
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            self.model = AutoModelForSequenceClassification.from_pretrained(
+                path.parent, use_safetensors=True
+            ).eval()
+        except (OSError, ValueError, RuntimeError) as error:
+            raise UserError(f"cannot load model {path}: {str(error).splitlines()[0]}") from error
+        self.num_labels = self.model.config.num_labels
+        # DistilBERT-like models take no token_type_ids; pass only what forward() accepts.
+        self.accepts = set(inspect.signature(self.model.forward).parameters)
+        self.lock = threading.Lock()  # one forward at a time: torch modules share scratch state
+
+    def __call__(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        inputs = {k: self.torch.from_numpy(v) for k, v in feeds.items() if k in self.accepts}
+        with self.lock, self.torch.inference_mode():
+            return self.model(**inputs).logits.float().numpy()
+
+
+class Classifier:
+    """A text classifier over one model folder; `predict` is safe to call from many threads."""
+
+    def __init__(self, path: Path, runner: Any, tokenizer: Any, labels: list[str], info: dict):
+        self.path = path
+        self._runner = runner
+        self._tokenizer = tokenizer
+        self.labels = labels
+        self.backend: str = info["backend"]
+        self.threshold: float = float(info.get("threshold", DEFAULT_THRESHOLD))
+        self.toxic_label: str | None = info["toxic_label"]
+        self.max_length: int = int(info["max_length"])
+        self.batch_size: int = int(info["batch_size"])
+        self.name: str = str(info.get("name") or path.resolve().name)
+        self.version: str = str(info.get("version") or "unversioned")
+        self.metrics: dict[str, Any] | None = info.get("metrics")
+        self._pad_id = info["pad_id"]
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        backend: str = "auto",
+        batch_size: int = 32,
+        max_length: int | None = None,
+        threads: int | None = None,
+    ) -> Classifier:
+        """Load a model folder; any problem with it is a UserError that names the problem."""
+        path = Path(path)
+        if backend not in BACKENDS:
+            raise UserError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if batch_size < 1:
+            raise UserError(f"batch_size must be at least 1, got {batch_size}")
+        if not path.is_dir():
+            raise UserError(f"model folder not found: {path}")
+        if not (path / "config.json").is_file():
+            raise UserError(f"{path} has no config.json; is it a model folder?")
+        config = _read_json(path / "config.json")
+        settings = (
+            _read_json(path / "inference.json") if (path / "inference.json").is_file() else {}
+        )
+
+        if backend == "auto":
+            backend = next((b for b, f in BACKEND_FILES.items() if (path / f).is_file()), "")
+            if not backend:
+                raise UserError(
+                    f"{path} holds no model weights (model.int8.onnx, model.onnx or "
+                    "model.safetensors); only safetensors and ONNX are loaded"
+                )
+        weights = path / BACKEND_FILES[backend]
+        if not weights.is_file():
+            raise UserError(f"backend {backend!r} needs {weights.name}, which {path} does not hold")
+
+        labels = _labels(config, path)
+        if backend == "torch":
+            head = _safetensors_head_size(weights)
+            if head is not None and head != len(labels):
+                raise UserError(
+                    f"{path}/config.json names {len(labels)} labels but the classifier head in "
+                    f"{weights.name} has {head} outputs"
+                )
+        runner = (_TorchRunner if backend == "torch" else _OnnxRunner)(weights, threads)
+        if isinstance(runner.num_labels, int) and runner.num_labels != len(labels):
+            raise UserError(
+                f"{path}/config.json names {len(labels)} labels but {weights.name} "
+                f"outputs {runner.num_labels}"
+            )
+
+        limit = int(config.get("max_position_embeddings", 512))
+        length = int(max_length or settings.get("max_length") or DEFAULT_MAX_LENGTH)
+        if not 2 < length <= limit:
+            raise UserError(
+                f"max_length must be between 3 and {limit} for this model, got {length}"
+            )
+        tokenizer, pad_id = _tokenizer(path, length)
+
+        toxic_label = settings.get("toxic_label", DEFAULT_TOXIC_LABEL)
+        if toxic_label not in labels:
+            if "toxic_label" in settings:
+                raise UserError(
+                    f"{path}/inference.json names toxic_label {toxic_label!r}, "
+                    f"which is not one of the labels {labels}"
+                )
+            log.warning("%s has no %r label, so no text is marked toxic", path, toxic_label)
+            toxic_label = None
+        threshold = float(settings.get("threshold", DEFAULT_THRESHOLD))
+        if not 0.0 <= threshold <= 1.0:
+            raise UserError(f"{path}/inference.json threshold must be in [0, 1], got {threshold}")
+        metrics_path = path / "metrics.json"
+        info = {
+            **settings,
+            "backend": backend,
+            "threshold": threshold,
+            "toxic_label": toxic_label,
+            "max_length": length,
+            "batch_size": batch_size,
+            "pad_id": pad_id,
+            "metrics": _read_json(metrics_path) if metrics_path.is_file() else None,
+        }
+        return cls(path, runner, tokenizer, labels, info)
+
+    def predict(self, texts: list[str]) -> list[Prediction]:
+        """One Prediction per text, in input order."""
+        if isinstance(texts, str):
+            raise UserError("predict takes a list of texts, not a single string")
+        texts = list(texts)
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise UserError(f"text {index} is a {type(text).__name__}, not a string")
+        if not texts:
+            return []
+        encodings = self._tokenizer.encode_batch(texts)
+        # Sorting by length keeps padding, and so wasted compute, small within each batch.
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        probs = np.empty((len(texts), len(self.labels)), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            probs[batch] = _softmax(self._runner(self._feeds([encodings[i] for i in batch])))
+        toxic_index = self.labels.index(self.toxic_label) if self.toxic_label else None
+        results = []
+        for row, encoding in zip(probs, encodings, strict=True):
+            best = int(row.argmax())
+            results.append(
+                Prediction(
+                    label=self.labels[best],
+                    score=float(row[best]),
+                    toxic=toxic_index is not None and bool(row[toxic_index] >= self.threshold),
+                    scores={label: float(p) for label, p in zip(self.labels, row, strict=True)},
+                    truncated=bool(encoding.overflowing),
+                )
+            )
+        return results
+
+    def _feeds(self, encodings: list[Any]) -> dict[str, np.ndarray]:
+        # Padding by hand: the texts were encoded once, unpadded, to sort them by length.
+        width = max(len(e.ids) for e in encodings)
+        ids = np.full((len(encodings), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        types = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            n = len(encoding.ids)
+            ids[row, :n] = encoding.ids
+            mask[row, :n] = 1
+            types[row, :n] = encoding.type_ids
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+    def describe(self) -> dict[str, Any]:
+        """What a health check or a report shows about the loaded model."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "backend": self.backend,
+            "labels": self.labels,
+            "threshold": self.threshold,
+            "toxic_label": self.toxic_label,
+            "max_length": self.max_length,
+            "path": str(self.path),
+        }
+
+
+def _labels(config: dict[str, Any], path: Path) -> list[str]:
+    id2label = config.get("id2label")
+    if not isinstance(id2label, dict) or not id2label:
+        raise UserError(f"{path}/config.json has no id2label map")
+    try:
+        ids = sorted(int(key) for key in id2label)
+    except ValueError as error:
+        raise UserError(f"{path}/config.json id2label keys must be integers") from error
+    if ids != list(range(len(ids))):
+        raise UserError(f"{path}/config.json id2label ids must be 0..{len(ids) - 1}, got {ids}")
+    labels = [str(id2label[str(i)] if str(i) in id2label else id2label[i]) for i in ids]
+    label2id = config.get("label2id")
+    if (
+        isinstance(label2id, dict)
+        and label2id
+        and {k: int(v) for k, v in label2id.items()} != {label: i for i, label in enumerate(labels)}
+    ):
+        raise UserError(f"{path}/config.json label2id does not match id2label")
+    return labels
+
+
+def _tokenizer(path: Path, max_length: int) -> tuple[Any, int]:
+    """A fast (Rust) tokenizer that truncates to max_length, does not pad, and reports overflow."""
+    from tokenizers import Tokenizer
+
+    try:
+        if (path / "tokenizer.json").is_file():
+            tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        else:
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True).backend_tokenizer
+    except Exception as error:  # tokenizers and transformers raise many types for bad files
+        raise UserError(f"cannot load the tokenizer in {path}: {error}") from error
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length)
+    padding = (
+        _read_json(path / "tokenizer_config.json")
+        if (path / "tokenizer_config.json").is_file()
+        else {}
+    )
+    pad_token = padding.get("pad_token") if isinstance(padding.get("pad_token"), str) else "[PAD]"
+    pad_id = tokenizer.token_to_id(pad_token)
+    return tokenizer, 0 if pad_id is None else pad_id
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)

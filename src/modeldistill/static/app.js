@@ -1,0 +1,153 @@
+// The page's behaviour: read the text, call the JSON API, draw the verdict and one bar per class.
+// Everything the user typed or the server sent is written with textContent, never as HTML.
+"use strict";
+
+const state = { maxChars: 5000, toxicLabel: "hate" };
+
+function $(id) {
+  return document.getElementById(id);
+}
+
+function showError(message) {
+  $("error").textContent = message;
+  $("text").setAttribute("aria-invalid", message ? "true" : "false");
+}
+
+function percent(value) {
+  return (value * 100).toFixed(1) + "%";
+}
+
+function updateCount() {
+  const length = $("text").value.length;
+  $("count").textContent = length ? `${length} / ${state.maxChars} characters` : "";
+}
+
+function describeError(status, body) {
+  if (status === 422 && body && Array.isArray(body.detail) && body.detail.length) {
+    return "The server refused the text: " + body.detail[0].msg + ".";
+  }
+  if (status === 413) return "The text is too large to send.";
+  if (status === 503) return "The server is busy or starting; try again in a moment.";
+  if (body && typeof body.detail === "string") return body.detail;
+  return `The server answered with an error (${status}).`;
+}
+
+function render(text, result) {
+  const pToxic = state.toxicLabel ? result.scores[state.toxicLabel] || 0 : 0;
+  const verdict = result.toxic ? "Toxic" : "Not toxic";
+  $("verdict").textContent = verdict;
+  $("verdict").className = result.toxic ? "toxic" : "clean";
+  $("confidence").textContent = `confidence ${percent(result.toxic ? pToxic : 1 - pToxic)}`;
+  $("echo").textContent = text;
+  $("truncated").hidden = !result.truncated;
+
+  const bars = $("bars");
+  bars.replaceChildren();
+  const entries = Object.entries(result.scores).sort((a, b) => b[1] - a[1]);
+  for (const [label, probability] of entries) {
+    const item = document.createElement("li");
+    const name = document.createElement("span");
+    name.className = "bar-label";
+    name.textContent = label;
+    const track = document.createElement("span");
+    track.className = "bar-track";
+    track.setAttribute("role", "meter");
+    track.setAttribute("aria-label", `${label} probability`);
+    track.setAttribute("aria-valuemin", "0");
+    track.setAttribute("aria-valuemax", "100");
+    track.setAttribute("aria-valuenow", (probability * 100).toFixed(1));
+    const fill = document.createElement("span");
+    fill.className = label === state.toxicLabel ? "bar-fill toxic" : "bar-fill";
+    fill.style.width = percent(probability); // CSSOM, allowed by the page's style-src 'self'
+    track.append(fill);
+    const value = document.createElement("span");
+    value.className = "bar-value";
+    value.textContent = percent(probability);
+    item.append(name, track, value);
+    bars.append(item);
+  }
+  $("result").hidden = false;
+}
+
+async function submit(event) {
+  if (event) event.preventDefault();
+  const text = $("text").value;
+  if (!text.trim()) {
+    showError("Type some text first.");
+    $("text").focus();
+    return;
+  }
+  if (text.length > state.maxChars) {
+    showError(`Too long: ${text.length} characters; the limit is ${state.maxChars}.`);
+    $("text").focus();
+    return;
+  }
+  showError("");
+  const button = $("submit");
+  button.disabled = true;
+  button.textContent = "Predicting…";
+  try {
+    const response = await fetch("/api/v1/predict", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ texts: [text] }),
+    });
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+      showError(describeError(response.status, body));
+      return;
+    }
+    render(text, body.results[0]);
+  } catch (error) {
+    showError("Could not reach the server.");
+  } finally {
+    button.disabled = false;
+    button.textContent = "Get Prediction";
+  }
+}
+
+function metric(list, name, value) {
+  if (typeof value !== "number") return;
+  const term = document.createElement("dt");
+  term.textContent = name;
+  const detail = document.createElement("dd");
+  detail.textContent = value.toFixed(3);
+  list.append(term, detail);
+}
+
+async function loadModel() {
+  try {
+    const response = await fetch("/api/v1/model");
+    if (!response.ok) throw new Error(String(response.status));
+    const model = await response.json();
+    state.maxChars = model.limits.max_chars;
+    state.toxicLabel = model.toxic_label;
+    $("model-name").textContent =
+      `${model.name} (version ${model.version}, ${model.backend} backend, threshold ${model.threshold})`;
+    const list = $("model-metrics");
+    list.replaceChildren();
+    const m = model.metrics;
+    if (!m) {
+      $("model-name").textContent += " · no test metrics shipped with this model";
+      return;
+    }
+    metric(list, "test accuracy", m.accuracy);
+    metric(list, "test macro F1", m.macro_f1);
+    if (m.hate) metric(list, "hate F1", m.hate.f1);
+    if (typeof m.num_examples === "number") metric(list, "test examples", m.num_examples);
+  } catch (error) {
+    $("model-name").textContent = "Model details are unavailable.";
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("predict-form").addEventListener("submit", submit);
+  $("text").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) submit(event);
+  });
+  $("text").addEventListener("input", () => {
+    updateCount();
+    if ($("error").textContent) showError("");
+  });
+  loadModel();
+});

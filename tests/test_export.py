@@ -1,0 +1,136 @@
+"""`modeldistill export` on the tiny model: files, inference.json, model card, threshold tuning,
+bad folders. Run: pytest tests/test_export.py"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from modeldistill.cli import main
+from modeldistill.inference import Classifier
+
+METRICS = {
+    "split": "test",
+    "num_examples": 10,
+    "accuracy": 0.8,
+    "macro_f1": 0.61,
+    "weighted_f1": 0.79,
+    "hate": {"precision": 0.5, "recall": 0.4, "f1": 0.444},
+    "labels": ["noHate", "hate", "idk/skip", "relation"],
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_bert_dir, tmp_path_factory) -> Path:
+    """The tiny model as training leaves it: with metrics.json and the modeldistill config block."""
+    folder = tmp_path_factory.mktemp("trained") / "student"
+    shutil.copytree(tiny_bert_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["modeldistill"] = {"method": "distil", "teacher": "embedded:all-MiniLM-L6-v2"}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "metrics.json").write_text(json.dumps(METRICS))
+    return folder
+
+
+def test_export_writes_everything(trained, tmp_path, capsys):
+    out = tmp_path / "deploy"
+    assert main(["export", str(trained), "--out", str(out), "--int8", "--name", "tiny"]) == 0
+    names = {p.name for p in out.iterdir()}
+    expected = {"model.safetensors", "model.onnx", "model.int8.onnx", "config.json"}
+    expected |= {"tokenizer.json", "inference.json", "README.md", "metrics.json"}
+    assert expected <= names
+    assert not [n for n in names if n.endswith((".bin", ".pt", ".pkl"))]
+    info = json.loads((out / "inference.json").read_text())
+    assert info["threshold"] == 0.5 and info["toxic_label"] == "hate" and info["max_length"] == 128
+    assert info["name"] == "tiny" and len(info["version"]) == 12
+    assert info["checks"]["onnx"]["max_probability_difference"] < 1e-4
+    assert "threshold 0.5000" in capsys.readouterr().out
+
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(out / "README.md")
+    assert card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert card.data.datasets == ["hate_speech18"] and card.data.license == "apache-2.0"
+    values = {result.metric_name: result.metric_value for result in card.data.eval_results}
+    assert values == {"accuracy": 0.8, "macro F1": 0.61, "weighted F1": 0.79, "hate F1": 0.444}
+    assert "not insults" in card.text and "Intended use" in card.text
+
+    classifier = Classifier.load(out)
+    assert classifier.backend == "onnx-int8" and classifier.metrics == METRICS
+
+
+def test_export_without_onnx_removes_stale_onnx(trained, tmp_path):
+    out = tmp_path / "deploy"
+    assert main(["export", str(trained), "--out", str(out), "--onnx"]) == 0
+    assert (out / "model.onnx").is_file()
+    assert main(["export", str(trained), "--out", str(out)]) == 0
+    assert not (out / "model.onnx").exists()
+    assert Classifier.load(out).backend == "torch"
+
+
+def test_threshold_maximises_validation_hate_f1(trained, tmp_path, small_csv):
+    from modeldistill.data import DataConfig, load_splits
+
+    out = tmp_path / "deploy"
+    argv = ["export", str(trained), "--out", str(out), "--data", str(small_csv), "--stratify"]
+    assert main(argv) == 0
+    info = json.loads((out / "inference.json").read_text())
+    assert "validation split" in info["threshold_source"]
+
+    validation = load_splits(DataConfig(data=str(small_csv), stratify=True)).validation
+    truth = np.array(validation["label"]) == 1
+    classifier = Classifier.load(out)
+    scores = np.array([p.scores["hate"] for p in classifier.predict(list(validation["text"]))])
+    chosen = f1_score(truth, scores >= info["threshold"])
+    assert chosen == pytest.approx(info["validation"]["hate_f1_at_threshold"], abs=1e-4)
+    # No cut between the observed scores does better.
+    for cut in np.unique(scores):
+        assert f1_score(truth, scores >= cut) <= chosen + 1e-9
+
+
+def test_bad_model_folders_exit_2(trained, tmp_path, capsys):
+    out = str(tmp_path / "out")
+    assert main(["export", str(tmp_path / "nowhere"), "--out", out]) == 2
+    assert "not found" in capsys.readouterr().err
+
+    pickled = tmp_path / "pickled"
+    shutil.copytree(trained, pickled)
+    (pickled / "model.safetensors").rename(pickled / "pytorch_model.bin")
+    assert main(["export", str(pickled), "--out", out]) == 2
+    assert "pytorch_model.bin is pickle" in capsys.readouterr().err
+
+    mismatched = tmp_path / "mismatched"
+    shutil.copytree(trained, mismatched)
+    config = json.loads((mismatched / "config.json").read_text())
+    config["id2label"], config["label2id"] = {"0": "a", "1": "b"}, {"a": 0, "b": 1}
+    (mismatched / "config.json").write_text(json.dumps(config))
+    assert main(["export", str(mismatched), "--out", out]) == 2
+    assert "2 labels but the classifier head has 4" in capsys.readouterr().err
+
+    assert main(["export", str(trained), "--out", str(trained)]) == 2
+    assert main(["export", str(trained), "--out", out, "--toxic-label", "spam"]) == 2
+    assert "'spam' is not one of the model's labels" in capsys.readouterr().err
+
+
+def test_bench_measures_every_backend(trained, tmp_path, capsys):
+    out = tmp_path / "deploy"
+    assert main(["export", str(trained), "--out", str(out), "--int8"]) == 0
+    report = tmp_path / "bench.json"
+    argv = ["bench", "--model", str(out), "--calls", "3", "--warmup", "1", "--out", str(report)]
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    assert table.count("| deploy |") == 6  # 3 backends x 2 batch sizes
+    rows = json.loads(report.read_text())["results"]
+    assert {(r["backend"], r["batch_size"]) for r in rows} == {
+        (b, n) for b in ("torch", "onnx", "onnx-int8") for n in (1, 32)
+    }
+    assert all(r["p50_ms"] > 0 and r["p95_ms"] >= r["p50_ms"] for r in rows)
+    assert all(r["agreement"] == 1.0 for r in rows if r["backend"] != "onnx-int8")
+    sizes = {r["backend"]: r["size_mb"] for r in rows}
+    assert sizes["onnx-int8"] < sizes["onnx"]
+    assert main(["bench", "--model", str(tmp_path / "nowhere")]) == 2

@@ -1,0 +1,231 @@
+"""Training on the tiny model: each method runs, writes a loadable folder, and logs its losses;
+LoRA adapters round-trip and merged equals unmerged; the 2-process accelerate run works."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from modeldistill.cli import main
+from modeldistill.data import DataConfig
+from modeldistill.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def data_config(tmp_path_factory):
+    import csv
+
+    path = tmp_path_factory.mktemp("data") / "rows.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        for i in range(48):
+            writer.writerow(
+                [
+                    f"sentence {i} about {'them' if i % 4 == 1 else 'weather'}",
+                    ["noHate", "hate", "idk/skip", "relation"][i % 4],
+                ]
+            )
+    return DataConfig(data=str(path), stratify=True)
+
+
+@pytest.fixture(scope="module")
+def teacher_dir(tiny_bert_dir, data_config, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "teacher"
+    return train(
+        TrainConfig(
+            method="teacher",
+            base_model=str(tiny_bert_dir),
+            out=out,
+            epochs=1,
+            batch_size=16,
+            progress=False,
+        ),
+        data_config,
+    )
+
+
+def _log(folder):
+    return [json.loads(line) for line in (folder / "train_log.jsonl").read_text().splitlines()]
+
+
+def test_teacher_fine_tuning_writes_a_loadable_folder(teacher_dir):
+    lines = _log(teacher_dir)
+    assert (
+        len(lines) == 1
+        and math.isfinite(lines[0]["train_loss"])
+        and math.isfinite(lines[0]["val_loss"])
+    )
+    model = AutoModelForSequenceClassification.from_pretrained(teacher_dir)
+    assert model.config.id2label == {0: "noHate", 1: "hate", 2: "idk/skip", 3: "relation"}
+    assert model.config.modeldistill["method"] == "teacher"
+    metrics = json.loads((teacher_dir / "metrics.json").read_text())
+    assert metrics["split"] == "test" and len(metrics["confusion_matrix"]) == 4
+    run_config = json.loads((teacher_dir / "run_config.json").read_text())
+    assert run_config["train"]["learning_rate"] == 5e-5 and run_config["data"]["split_seed"] == 1234
+    assert not list(teacher_dir.rglob("*.bin")) and not list(teacher_dir.rglob("*.pt"))
+
+
+def test_two_steps_of_distillation_give_finite_losses_for_every_term(
+    teacher_dir, data_config, tmp_path
+):
+    config = TrainConfig(
+        method="odd",
+        teacher=str(teacher_dir),
+        out=tmp_path / "odd",
+        epochs=1,
+        batch_size=16,
+        max_train_samples=32,
+        weight_hidden=1.0,
+        progress=False,
+    )
+    out = train(config, data_config)
+    line = _log(out)[0]
+    for key in (
+        "train_loss",
+        "train_loss_classification",
+        "train_loss_divergence",
+        "train_loss_cosine",
+        "train_loss_hidden",
+    ):
+        assert math.isfinite(line[key]), key
+    student = AutoModelForSequenceClassification.from_pretrained(out)
+    assert student.config.num_hidden_layers == 2
+    assert student.config.modeldistill["layer_map"] == [0, 2]
+
+
+def test_lora_adapter_round_trip_and_merged_equals_unmerged(tiny_bert_dir, data_config, tmp_path):
+    from peft import PeftModel
+
+    out = train(
+        TrainConfig(
+            method="lora",
+            base_model=str(tiny_bert_dir),
+            out=tmp_path / "lora",
+            epochs=1,
+            progress=False,
+        ),
+        data_config,
+    )
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    batch = tokenizer(
+        ["they should all leave", "nice weather today"], return_tensors="pt", padding=True
+    )
+
+    base = AutoModelForSequenceClassification.from_pretrained(tiny_bert_dir)
+    adapted = PeftModel.from_pretrained(base, out / "adapter").eval()
+    # Adapters start at B = 0 (a no-op); give them weight so the round trip means something.
+    with torch.no_grad():
+        for name, parameter in adapted.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.5)
+    adapted.save_pretrained(tmp_path / "adapter2")
+    reloaded = PeftModel.from_pretrained(
+        AutoModelForSequenceClassification.from_pretrained(tiny_bert_dir), tmp_path / "adapter2"
+    ).eval()
+    with torch.no_grad():
+        unmerged = adapted(**batch).logits
+        assert torch.allclose(reloaded(**batch).logits, unmerged, atol=1e-6)
+        plain = (
+            AutoModelForSequenceClassification.from_pretrained(tiny_bert_dir).eval()(**batch).logits
+        )
+        assert not torch.allclose(plain, unmerged, atol=1e-3)  # the adapters change the output
+        merged = adapted.merge_and_unload()(**batch).logits
+    assert torch.allclose(merged, unmerged, atol=1e-5)
+
+    # The trained folder's merged model equals base + its saved adapter.
+    with torch.no_grad():
+        folder_model = (
+            AutoModelForSequenceClassification.from_pretrained(out).eval()(**batch).logits
+        )
+        from_adapter = (
+            PeftModel.from_pretrained(
+                AutoModelForSequenceClassification.from_pretrained(tiny_bert_dir), out / "adapter"
+            )
+            .eval()(**batch)
+            .logits
+        )
+    assert torch.allclose(folder_model, from_adapter, atol=1e-5)
+
+
+def test_experiment_run_writes_results_report_and_plots(
+    tiny_bert_dir, data_config, tmp_path, capsys
+):
+    code = main(
+        [
+            "run",
+            "--data",
+            data_config.data,
+            "--stratify",
+            "--out",
+            str(tmp_path / "exp"),
+            "--teacher",
+            str(tiny_bert_dir),
+            "--methods",
+            "teacher,odd,even,lora",
+            "--epochs",
+            "1",
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    results = json.loads((tmp_path / "exp" / "results.json").read_text())
+    assert set(results["methods"]) == {"teacher", "odd", "even", "lora"}
+    report = (tmp_path / "exp" / "report.md").read_text()
+    for method in ("teacher", "odd", "even", "lora"):
+        assert f"| {method} |" in report
+        assert (tmp_path / "exp" / f"confusion_{method}.png").stat().st_size > 1000
+    assert (tmp_path / "exp" / "loss_curves.png").is_file()
+
+
+def test_student_without_teacher_is_refused(capsys, data_config, tmp_path):
+    code = main(
+        ["train", "--method", "odd", "--data", data_config.data, "--out", str(tmp_path / "x")]
+    )
+    assert code == 2 and "needs --teacher" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_two_process_accelerate_run(tiny_bert_dir, data_config, tmp_path):
+    out = tmp_path / "ddp"
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--cpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "modeldistill",
+        "train",
+        "--method",
+        "teacher",
+        "--base-model",
+        str(tiny_bert_dir),
+        "--data",
+        data_config.data,
+        "--stratify",
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--no-progress",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert (out / "metrics.json").is_file() and (out / "model.safetensors").is_file()
+    assert len(_log(out)) == 1  # only the main process writes the log
