@@ -134,3 +134,37 @@ def test_bench_measures_every_backend(trained, tmp_path, capsys):
     sizes = {r["backend"]: r["size_mb"] for r in rows}
     assert sizes["onnx-int8"] < sizes["onnx"]
     assert main(["bench", "--model", str(tmp_path / "nowhere")]) == 2
+
+
+def test_int8_only_export_card_metrics_are_reproduced_by_evaluate(
+    trained, small_csv, tmp_path, capsys
+):
+    """What ships in models/default: int8 only, with test metrics measured on that backend, which
+    `modeldistill evaluate` on the folder then reproduces exactly."""
+    out = tmp_path / "shipped"
+    data = ["--data", str(small_csv), "--stratify"]
+    assert main(["export", str(trained), "--out", str(out), "--int8", "--no-keep-fp32", *data]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert "model.int8.onnx" in names
+    assert "model.safetensors" not in names and "model.onnx" not in names
+    card_metrics = json.loads((out / "metrics.json").read_text())
+    assert card_metrics["backend"] == "onnx-int8" and card_metrics["split"] == "test"
+    assert card_metrics["parameters"] > 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--split", "test", "--json", *data]) == 0
+    measured = json.loads(capsys.readouterr().out)
+    for key in (
+        "accuracy",
+        "macro_f1",
+        "weighted_f1",
+        "confusion_matrix",
+        "per_class",
+        "parameters",
+    ):
+        assert measured[key] == card_metrics[key], key
+    from huggingface_hub import ModelCard
+
+    values = {
+        r.metric_name: r.metric_value for r in ModelCard.load(out / "README.md").data.eval_results
+    }
+    assert values["macro F1"] == measured["macro_f1"]

@@ -69,8 +69,13 @@ def count_parameters(model_dir: Path) -> int:
     from safetensors import safe_open
 
     weights = model_dir / "model.safetensors"
-    if not weights.is_file():
-        return 0
+    if not weights.is_file():  # an int8-only export records the count it was made from
+        info = model_dir / "inference.json"
+        return (
+            int(json.loads(info.read_text(encoding="utf-8")).get("parameters", 0))
+            if info.is_file()
+            else 0
+        )
     total = 0
     with safe_open(str(weights), framework="np") as handle:
         for name in handle.keys():  # noqa: SIM118 - safe_open is not a mapping

@@ -38,6 +38,9 @@ class ExperimentConfig:
     methods: list[str] = option(["teacher", "odd", "even", "lora"], "what to train, in order")
     layers: list[int] = option([], "0-based teacher layers for the `layers` method")
     resume: bool = option(False, "skip methods whose folder already has metrics.json")
+    finetuned_teacher: str = option(
+        "", "reuse this fine-tuned teacher folder (e.g. another seed's) instead of DIR/teacher"
+    )
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -55,15 +58,22 @@ def _finished(folder: Path) -> bool:
 
 def run_experiment(experiment: ExperimentConfig, base: TrainConfig, data: DataConfig) -> dict:
     splits = load_splits(data)
-    teacher_dir = experiment.out / "teacher"
+    teacher_dir = Path(experiment.finetuned_teacher or experiment.out / "teacher")
+    if experiment.finetuned_teacher and not _finished(teacher_dir):
+        raise UserError(
+            f"--finetuned-teacher {teacher_dir} has no model.safetensors and metrics.json"
+        )
     needs_teacher = any(m in STUDENT_METHODS for m in experiment.methods)
     if needs_teacher and "teacher" not in experiment.methods and not _finished(teacher_dir):
         raise UserError(
             f"students need a fine-tuned teacher: add `teacher` to --methods or train {teacher_dir}"
         )
     timings = {}
-    for method in experiment.methods:
-        folder = experiment.out / method
+    folders = {m: teacher_dir if m == "teacher" else experiment.out / m for m in experiment.methods}
+    for method, folder in folders.items():
+        if method == "teacher" and experiment.finetuned_teacher:
+            print(f"[teacher] reusing {folder}")
+            continue
         if experiment.resume and _finished(folder):
             print(f"[{method}] already trained in {folder}, skipping (--resume)")
             continue
@@ -80,7 +90,7 @@ def run_experiment(experiment: ExperimentConfig, base: TrainConfig, data: DataCo
         train(config, data, splits)
         timings[method] = round(time.perf_counter() - started, 1)
     results = {
-        "methods": {m: _read_json(experiment.out / m / "metrics.json") for m in experiment.methods},
+        "methods": {m: _read_json(folder / "metrics.json") for m, folder in folders.items()},
         "data": splits.summary(),
         "config": {
             "run": to_jsonable(experiment),
@@ -92,7 +102,7 @@ def run_experiment(experiment: ExperimentConfig, base: TrainConfig, data: DataCo
     (experiment.out / "results.json").write_text(
         json.dumps(results, indent=2) + "\n", encoding="utf-8"
     )
-    write_report(experiment.out, experiment.methods)
+    write_report(experiment.out, folders)
     return results
 
 
@@ -114,16 +124,15 @@ def _best_epoch_line(folder: Path, best_epoch: int) -> dict:
     return next((line for line in lines if line["epoch"] == best_epoch), lines[-1] if lines else {})
 
 
-def write_report(out: Path, methods: list[str]) -> Path:
+def write_report(out: Path, folders: dict[str, Path]) -> Path:
     """report.md and its PNG plots, from the files the runs wrote (nothing is recomputed)."""
-    plots = plot_runs(out, methods)
+    plots = plot_runs(out, folders)
     rows = [
         "| model | layers | train loss (total / CE / KL / cos) | test accuracy | macro-F1 | hate F1 "
         "| parameters | size (MB) | train time (s) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for method in methods:
-        folder = out / method
+    for method, folder in folders.items():
         metrics = _read_json(folder / "metrics.json")
         model_config = _read_json(folder / "config.json")
         line = _best_epoch_line(folder, metrics.get("best_epoch", 0))
@@ -149,8 +158,8 @@ def write_report(out: Path, methods: list[str]) -> Path:
         "| model | " + " | ".join(metrics["labels"]) + " |",
         "|---|" + "---|" * len(metrics["labels"]),
     ]
-    for method in methods:
-        m = _read_json(out / method / "metrics.json")
+    for method, folder in folders.items():
+        m = _read_json(folder / "metrics.json")
         per_class.append(
             f"| {method} | "
             + " | ".join(f"{m['per_class'][k]['f1']:.4f}" for k in m["labels"])
@@ -175,7 +184,7 @@ def write_report(out: Path, methods: list[str]) -> Path:
     return path
 
 
-def plot_runs(out: Path, methods: list[str]) -> list[tuple[str, str]]:
+def plot_runs(out: Path, folders: dict[str, Path]) -> list[tuple[str, str]]:
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers
@@ -188,9 +197,9 @@ def plot_runs(out: Path, methods: list[str]) -> list[tuple[str, str]]:
         "train_loss_cosine",
         "train_loss_hidden",
     )
-    fig, axes = plt.subplots(1, len(methods), figsize=(4 * len(methods), 3.2), squeeze=False)
-    for axis, method in zip(axes[0], methods, strict=True):
-        lines = _read_log(out / method)
+    fig, axes = plt.subplots(1, len(folders), figsize=(4 * len(folders), 3.2), squeeze=False)
+    for axis, (method, folder) in zip(axes[0], folders.items(), strict=True):
+        lines = _read_log(folder)
         epochs = [line["epoch"] for line in lines]
         for key in ("train_loss", *components, "val_loss"):
             if lines and key in lines[0]:
@@ -209,8 +218,8 @@ def plot_runs(out: Path, methods: list[str]) -> list[tuple[str, str]]:
     written.append(("loss components per epoch", "loss_curves.png"))
 
     fig, axis = plt.subplots(figsize=(5, 3.5))
-    for method in methods:
-        lines = _read_log(out / method)
+    for method, folder in folders.items():
+        lines = _read_log(folder)
         axis.plot(
             [line["epoch"] for line in lines],
             [line["val_macro_f1"] for line in lines],
@@ -225,8 +234,8 @@ def plot_runs(out: Path, methods: list[str]) -> list[tuple[str, str]]:
     plt.close(fig)
     written.append(("validation macro-F1 per epoch", "val_macro_f1.png"))
 
-    for method in methods:
-        metrics = _read_json(out / method / "metrics.json")
+    for method, folder in folders.items():
+        metrics = _read_json(folder / "metrics.json")
         fig, axis = plt.subplots(figsize=(4.2, 3.8))
         matrix = metrics["confusion_matrix"]
         axis.imshow(matrix, cmap="Blues")

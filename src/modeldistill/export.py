@@ -29,8 +29,9 @@ from typing import Any
 from modeldistill import __version__
 from modeldistill.config import add_arguments as add_config_arguments
 from modeldistill.config import from_args, option, require
-from modeldistill.data import DataConfig
+from modeldistill.data import DataConfig, load_splits
 from modeldistill.errors import UserError
+from modeldistill.evaluate import count_parameters, evaluate_folder
 from modeldistill.inference import (
     BACKEND_FILES,
     DEFAULT_MAX_LENGTH,
@@ -77,6 +78,10 @@ class ExportConfig:
     name: str | None = option(None, "model name shown by the API (default: the --out folder name)")
     opset: int = option(17, "ONNX opset version")
     toxic_label: str = option(DEFAULT_TOXIC_LABEL, "label whose probability decides 'toxic'")
+    keep_fp32: bool = option(
+        True,
+        "keep model.safetensors and model.onnx beside model.int8.onnx (--no-keep-fp32 ships int8 only)",
+    )
 
     def __post_init__(self) -> None:
         require(
@@ -95,6 +100,7 @@ def export_model(
     name: str | None = None,
     opset: int = 17,
     toxic_label: str = DEFAULT_TOXIC_LABEL,
+    keep_fp32: bool = True,
 ) -> Path:
     """Write the deployable folder (see module docstring) and return its path. `data` is a dataset
     path or a DataConfig (use the training run's split settings, so validation is the same rows)."""
@@ -142,7 +148,20 @@ def export_model(
     info["checks"] = checks
     if data is not None:
         info.update(tune_threshold(out_dir, data, toxic_label))
+    info["parameters"] = count_parameters(out_dir)
+    if not keep_fp32:
+        if not int8:
+            raise UserError("--no-keep-fp32 needs --int8: something must be left to serve")
+        for file in ("model.safetensors", "model.onnx"):
+            (out_dir / file).unlink()
     _write_json(out_dir / "inference.json", info)
+    if data is not None:
+        # The card's figures are those of the backend a user of this folder gets, so that
+        # `modeldistill evaluate` on the folder reproduces them exactly.
+        config_data = data if isinstance(data, DataConfig) else DataConfig(data=str(data))
+        metrics = evaluate_folder(out_dir, load_splits(config_data), "test")
+        metrics["model"] = info["name"]
+        _write_json(out_dir / "metrics.json", metrics)
     metrics = _read_json(out_dir / "metrics.json") if (out_dir / "metrics.json").is_file() else None
     _write_model_card(out_dir, config, info, metrics, model_dir)
     return out_dir
@@ -385,11 +404,14 @@ def _write_model_card(
     labels = ", ".join(f"`{label}`" for label in info["labels"])
     files = [f for f in ("model.safetensors", *BACKEND_FILES.values()) if (out_dir / f).is_file()]
     if metrics:
+        backend = metrics.get("backend", "torch")
+        hate_f1 = (metrics.get("hate") or {}).get("f1", float("nan"))
         measured = (
             f"On the {metrics.get('split', 'test')} split ({metrics.get('num_examples', '?')} "
             f"texts): accuracy {metrics.get('accuracy', float('nan')):.4f}, macro-F1 "
-            f"{metrics.get('macro_f1', float('nan')):.4f}; measured by `modeldistill evaluate` "
-            "with the PyTorch weights, before export."
+            f"{metrics.get('macro_f1', float('nan')):.4f}, hate-vs-rest F1 {hate_f1:.4f} "
+            f"(argmax labels); measured by `modeldistill evaluate` with the `{backend}` backend"
+            + (" of this folder." if backend != "torch" else ", before export.")
         )
     else:
         measured = "No metrics.json came with the model, so no test metrics are reported here."
@@ -450,6 +472,7 @@ def main(args: argparse.Namespace) -> int:
         name=config.name,
         opset=config.opset,
         toxic_label=config.toxic_label,
+        keep_fp32=config.keep_fp32,
     )
     info = _read_json(out / "inference.json")
     files = sorted(p.name for p in out.iterdir() if p.is_file())

@@ -15,6 +15,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +35,13 @@ DEFAULT_TOXIC_LABEL = "hate"
 DEFAULT_MAX_LENGTH = 128
 # Keys under which a sequence classifier's output layer is saved (BERT, RoBERTa, generic `score`).
 HEAD_KEYS = ("classifier.weight", "classifier.out_proj.weight", "score.weight")
+# Lone UTF-16 surrogates fit in a Python str (JSON "\ud800", surrogateescape'd argv) but are not
+# text: the tokenizer cannot take them, so they are refused by name instead of failing inside it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogates(text: str) -> bool:
+    return _SURROGATE.search(text) is not None
 
 
 @dataclass
@@ -245,6 +253,10 @@ class Classifier:
         for index, text in enumerate(texts):
             if not isinstance(text, str):
                 raise UserError(f"text {index} is a {type(text).__name__}, not a string")
+            if has_surrogates(text):
+                raise UserError(
+                    f"text {index} holds a lone surrogate (U+D800..U+DFFF), which is not valid text"
+                )
         if not texts:
             return []
         encodings = self._tokenizer.encode_batch(texts)

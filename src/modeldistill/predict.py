@@ -27,7 +27,7 @@ from typing import Any, TextIO
 from modeldistill.config import add_arguments as add_config_arguments
 from modeldistill.config import from_args, option, require
 from modeldistill.errors import UserError
-from modeldistill.inference import BACKENDS, Classifier, Prediction
+from modeldistill.inference import BACKENDS, Classifier, Prediction, has_surrogates
 from modeldistill.paths import resolve_model_dir
 
 SUFFIXES = (".txt", ".csv", ".jsonl")
@@ -121,6 +121,8 @@ def read_jsonl(path: Path, key: str) -> Iterator[Row]:
                     error = f"the text is a {type(value).__name__}, not a string"
                 elif error is None and not value.strip():
                     error = "empty text"
+                elif error is None and has_surrogates(value):
+                    error = "the text holds lone surrogates (a JSON \\ud800-style escape), not text"
                 text = value if error is None else None
             yield Row(number, number, text, error)
 

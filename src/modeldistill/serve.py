@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import socket
@@ -56,6 +57,7 @@ CSP = (
 )
 # Swagger UI sets inline styles; its scripts still come only from this origin.
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+WARM_UP_TEXT = "warm-up: the model answers before the server says it is ready"
 
 
 @dataclass
@@ -251,7 +253,7 @@ class Service:
         if self.config.batching:
             self.queue = asyncio.Queue()  # bounded in practice: only admitted requests enqueue
             self.batcher = asyncio.create_task(self._batch_loop(), name="micro-batcher")
-        await self.predict(["warm-up: the model answers before the server says it is ready"])
+        check_answers(self.classifier, await self.predict([WARM_UP_TEXT]))
         self.ready = True
         log.info("model %s warmed up", self.classifier.name)
 
@@ -429,13 +431,23 @@ def load_classifier(config: ServeConfig) -> Classifier:
     """The model named by the config, or a UserError saying what is wrong with it."""
     path = resolve_model_dir(config.model)
     try:
-        return Classifier.load(path, backend=config.backend, threads=config.threads)
+        classifier = Classifier.load(path, backend=config.backend, threads=config.threads)
+        check_answers(classifier, classifier.predict([WARM_UP_TEXT]))
     except UserError:
         raise
     except Exception as error:  # anything else a broken folder raises is still the user's to fix
         raise UserError(
             f"cannot load model {path}: {str(error).splitlines()[0] if str(error) else error!r}"
         ) from error
+    return classifier
+
+
+def check_answers(classifier: Classifier, predictions: list[Prediction]) -> None:
+    """Weights that load but hold NaN or inf (a corrupt file) would answer `null` scores forever."""
+    if not all(math.isfinite(p) for prediction in predictions for p in prediction.scores.values()):
+        raise UserError(
+            f"model {classifier.path} gives non-finite scores (NaN or inf): its weights are corrupt"
+        )
 
 
 def create_app(config: ServeConfig, classifier: Classifier | None = None) -> FastAPI:

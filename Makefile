@@ -1,0 +1,47 @@
+# Model Distillation: `make demo` serves the shipped model, `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch: on this project's machines pip takes it from local disk.
+TORCH ?= torch==2.13.0
+PORT ?= 8000
+
+.PHONY: install browser demo test lint format experiment clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+# Debian's Chromium for the browser test (skipped with a reason when it is missing).
+browser:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: /usr/bin/chromium"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+		|| echo "chromium could not be installed: the browser test will be skipped"; \
+	else echo "install Debian's chromium (sudo apt-get install chromium) to run the browser test"; fi
+
+demo: install
+	$(BIN)/modeldistill serve --port $(PORT)
+
+test: install browser
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+
+format: install
+	$(BIN)/ruff format src tests scripts
+	$(BIN)/ruff check --fix src tests scripts
+
+# The real-data experiment behind docs/results.md (hours on a 2-core CPU).
+experiment: install
+	bash scripts/reproduce.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts
