@@ -26,7 +26,7 @@ ABLATIONS = {
     "ablation-t2": "odd, temperature 2",
     "ablation-balanced": "odd, balanced class weights",
     "ablation-hidden": "odd, + hidden-state MSE (weight 1)",
-    "ablation-lora-all": "LoRA on query, key, value, dense",
+    "ablation-lora-lr": "LoRA, learning rate 5e-4 instead of 5e-5",
 }
 
 

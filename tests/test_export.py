@@ -31,7 +31,11 @@ def trained(tiny_bert_dir, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("trained") / "student"
     shutil.copytree(tiny_bert_dir, folder)
     config = json.loads((folder / "config.json").read_text())
-    config["modeldistill"] = {"method": "distil", "teacher": "embedded:all-MiniLM-L6-v2"}
+    config["modeldistill"] = {
+        "method": "odd",
+        "teacher": "runs/exp/teacher",
+        "base_model": "embedded:all-MiniLM-L6-v2",
+    }
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "metrics.json").write_text(json.dumps(METRICS))
     return folder

@@ -330,13 +330,14 @@ def _write_json(path: Path, payload: dict[str, Any]) -> None:
 
 
 def _base_model(config: dict[str, Any], model_dir: Path) -> str | None:
+    """The pre-trained model everything started from (a student's teacher was fine-tuned from it)."""
     block = config.get("modeldistill") if isinstance(config.get("modeldistill"), dict) else {}
     run = (
-        _read_json(model_dir / "run_config.json")
+        _read_json(model_dir / "run_config.json").get("train", {})
         if (model_dir / "run_config.json").is_file()
         else {}
     )
-    base = block.get("teacher") or run.get("teacher") or run.get("model")
+    base = block.get("base_model") or run.get("base_model")
     if not base:
         return None
     return EMBEDDED_BASE if str(base).startswith("embedded:") else str(base)
