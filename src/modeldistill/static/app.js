@@ -106,12 +106,12 @@ async function submit(event) {
   }
 }
 
-function metric(list, name, value) {
+function metric(list, name, value, digits = 3) {
   if (typeof value !== "number") return;
   const term = document.createElement("dt");
   term.textContent = name;
   const detail = document.createElement("dd");
-  detail.textContent = value.toFixed(3);
+  detail.textContent = value.toFixed(digits);
   list.append(term, detail);
 }
 
@@ -123,7 +123,11 @@ async function loadModel() {
     state.maxChars = model.limits.max_chars;
     state.toxicLabel = model.toxic_label;
     $("model-name").textContent =
-      `${model.name} (version ${model.version}, ${model.backend} backend, threshold ${model.threshold})`;
+      `${model.name} (version ${model.version}, ${model.backend} backend, ${
+        model.toxic_label
+          ? `toxic when P(${model.toxic_label}) ≥ ${model.threshold.toFixed(3)}`
+          : "no toxic label"
+      })`;
     const list = $("model-metrics");
     list.replaceChildren();
     const m = model.metrics;
@@ -134,7 +138,7 @@ async function loadModel() {
     metric(list, "test accuracy", m.accuracy);
     metric(list, "test macro F1", m.macro_f1);
     if (m.hate) metric(list, "hate F1", m.hate.f1);
-    if (typeof m.num_examples === "number") metric(list, "test examples", m.num_examples);
+    if (typeof m.num_examples === "number") metric(list, "test examples", m.num_examples, 0);
   } catch (error) {
     $("model-name").textContent = "Model details are unavailable.";
   }
