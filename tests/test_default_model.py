@@ -40,7 +40,10 @@ def test_shipped_model_classifies(classifier):
 
 def test_card_metrics_are_reproduced_by_evaluate(real_data_dir, capsys):
     card = json.loads((SHIPPED / "metrics.json").read_text())
-    assert main(["evaluate", str(SHIPPED), "--data", str(real_data_dir), "--split", "test", "--json"]) == 0
+    assert (
+        main(["evaluate", str(SHIPPED), "--data", str(real_data_dir), "--split", "test", "--json"])
+        == 0
+    )
     measured = json.loads(capsys.readouterr().out)
     for key in ("accuracy", "macro_f1", "weighted_f1", "hate", "per_class", "confusion_matrix"):
         assert measured[key] == card[key], key

@@ -501,7 +501,15 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
         if not service.ready:
             raise HTTPException(503, detail="model is not ready yet", headers={"Retry-After": "1"})
         with service.admit():
-            return await service.predict(texts)
+            try:
+                return await service.predict(texts)
+            except asyncio.CancelledError:
+                # uvicorn cancels requests still running when --shutdown-timeout ends and would
+                # answer them a plain 500; say instead that this server is going (retry another).
+                asyncio.current_task().uncancel()
+                raise HTTPException(
+                    503, detail="server shutting down; retry", headers={"Retry-After": "1"}
+                ) from None
 
     @app.post(
         "/api/v1/predict",

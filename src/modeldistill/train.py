@@ -307,6 +307,7 @@ def _load_pretrained(name_or_path: str, splits: Splits):
             id2label=splits.id2label,
             label2id=splits.label2id,
             ignore_mismatched_sizes=True,
+            use_safetensors=True,  # never fall back to a pickled pytorch_model.bin
         )
         tokenizer = AutoTokenizer.from_pretrained(source)
     except OSError as error:
@@ -322,7 +323,7 @@ def _load_teacher(folder: str, splits: Splits):
         raise UserError(
             f"teacher folder {path} has no config.json: train one with --method teacher"
         )
-    model = AutoModelForSequenceClassification.from_pretrained(path)
+    model = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True)
     tokenizer = AutoTokenizer.from_pretrained(path)
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     if labels != splits.labels:
