@@ -9,15 +9,12 @@ leaves a screenshot in test-artifacts/.
 
 import contextlib
 import os
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from modeldistill.inference import Classifier
-from modeldistill.serve import ServeConfig, _bind, create_app
+from conftest import live_server
 
 CHROMIUM = Path(os.environ.get("MODELDISTILL_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -34,23 +31,8 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwr
 
 @pytest.fixture(scope="module")
 def server_url(tiny_bert_dir):
-    import uvicorn
-
-    classifier = Classifier.load(tiny_bert_dir, backend="torch")
-    app = create_app(ServeConfig(model=tiny_bert_dir), classifier)
-    sock = _bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not (server.started and app.state.service.ready):
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    host, port = sock.getsockname()[:2]
-    yield f"http://{host}:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with live_server(tiny_bert_dir) as (host, port):
+        yield f"http://{host}:{port}"
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +78,8 @@ def screenshot_on_failure(page, name: str):
 def page(browser):
     context = browser.new_context(viewport={"width": 1000, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    # Guards against hangs only: a starved 2-core machine can take a while to render Swagger UI.
+    page.set_default_timeout(60_000)
     yield page
     context.close()
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 import ast
 import contextlib
 import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import live_server
 from modeldistill.inference import Classifier
-from modeldistill.serve import STATIC_DIR, ServeConfig, _bind, create_app
+from modeldistill.serve import STATIC_DIR, ServeConfig, create_app
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = STATIC_DIR.parent
@@ -31,21 +30,8 @@ def classifier(tiny_bert_dir) -> Classifier:
 @pytest.fixture(scope="module")
 def live_address(tiny_bert_dir, classifier):
     """(host, port) of uvicorn in a thread: raw request lines reach it exactly as written."""
-    import uvicorn
-
-    app = create_app(ServeConfig(model=tiny_bert_dir), classifier)
-    sock = _bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not (server.started and app.state.service.ready):
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    yield sock.getsockname()[:2]
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with live_server(tiny_bert_dir, classifier) as address:
+        yield address
 
 
 def raw(address, request: bytes) -> tuple[int, bytes]:

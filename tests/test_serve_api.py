@@ -6,12 +6,11 @@ pytest tests/test_serve_api.py -q
 import asyncio
 import contextlib
 import socket
-import threading
-import time
 
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import live_server
 from modeldistill import cli
 from modeldistill.errors import UserError
 from modeldistill.inference import Classifier
@@ -306,24 +305,11 @@ def test_port_in_use_is_a_one_line_error():
 # ---- a real uvicorn server -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def live_server(tiny_bert_dir, classifier):
+@pytest.fixture(scope="module", name="live_server")
+def live_server_address(tiny_bert_dir, classifier):
     """(host, port) of a uvicorn server in a thread, on a free loopback port."""
-    import uvicorn
-
-    app = create_app(ServeConfig(model=tiny_bert_dir), classifier)
-    sock = _bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not (server.started and app.state.service.ready):
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    yield sock.getsockname()[:2]
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with live_server(tiny_bert_dir, classifier) as address:
+        yield address
 
 
 def raw_get(address, target: str) -> tuple[int, bytes]:
