@@ -33,5 +33,14 @@ md run --data "$DATA" --out "$RUNS/seed7" --seed 7 --methods teacher,odd,even,lo
 md run --data "$DATA" --out "$RUNS/recipe-t2-balanced" --temperature 2 --class-weighting balanced $ODD_ONLY
 md run --data "$DATA" --out "$RUNS/ablation-hidden" --weight-hidden 1 $ODD_ONLY
 
-# 6. Tables with mean ± std over seeds, baselines, ablations and the paper-protocol table.
+# 6. Speed on a quiet machine: the teacher and the shipped student with every backend; the
+#    shipped folder itself is the same student exported int8-only into models/default.
+md export "$RUNS/recipe-t2-balanced/odd" --out models/default --int8 --no-keep-fp32 --data "$DATA" \
+  --name hate-speech-minilm-odd3
+md export "$RUNS/seed1234/teacher" --out "$RUNS/export/teacher" --int8 --data "$DATA" --name teacher
+md export "$RUNS/recipe-t2-balanced/odd" --out "$RUNS/export/student" --int8 --data "$DATA" --name student
+md bench --model "$RUNS/export/teacher" --model "$RUNS/export/student" --data "$DATA" --calls 100 \
+  --out docs/results/bench.json
+
+# 7. Tables with mean ± std over seeds, baselines, ablations and the paper-protocol table.
 .venv/bin/python scripts/summarize.py --runs "$RUNS" --data "$DATA" --out docs/results.md

@@ -286,6 +286,9 @@ def main() -> int:
     if pictures:
         out += ["", f"## Plots ({first.name})", ""]
         out += [f"![{p.stem}](results/{p.name})" for p in pictures]
+    notes = args.out.with_name("results-notes.md")  # the hand-written reading of these tables
+    if notes.is_file():
+        out += ["", notes.read_text(encoding="utf-8").rstrip()]
     args.out.write_text("\n".join(out) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
