@@ -45,11 +45,28 @@ def check_loopback(url: str) -> None:
         sys.exit(f"loadbench: {host} is not a loopback address; only local servers are measured")
 
 
-def make_request(client: httpx.AsyncClient, route: str, index: int):
-    text = SENTENCES[index % len(SENTENCES)]
+def make_request(client: httpx.AsyncClient, route: str, text: str):
     if route == "legacy":
         return client.get("/predict", params={"search": text})
     return client.post("/api/v1/predict", json={"texts": [text]})
+
+
+async def timed_request(
+    client: httpx.AsyncClient, route: str, text: str
+) -> tuple[float, str | None]:
+    """(seconds taken, None) for a 200, else (seconds, the status code or error type)."""
+    start = time.perf_counter()
+    try:
+        response = await make_request(client, route, text)
+        failure = None if response.status_code == 200 else str(response.status_code)
+    except httpx.HTTPError as error:
+        failure = type(error).__name__
+    return time.perf_counter() - start, failure
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """The q-quantile of sorted seconds, in milliseconds (nan when empty)."""
+    return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 async def run_level(url: str, route: str, connections: int, duration: float, limit: int) -> dict:
@@ -59,35 +76,25 @@ async def run_level(url: str, route: str, connections: int, duration: float, lim
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=10.0) as client:
         for index in range(2 * connections):  # open the connections and warm the path
-            await make_request(client, route, index)
+            await make_request(client, route, SENTENCES[index % len(SENTENCES)])
         deadline = time.perf_counter() + duration
 
         async def connection() -> None:
             nonlocal sent
             while sent < limit and time.perf_counter() < deadline:
                 sent += 1
-                start = time.perf_counter()
-                try:
-                    response = await make_request(client, route, sent)
-                    key = None if response.status_code == 200 else str(response.status_code)
-                except httpx.HTTPError as error:
-                    key = type(error).__name__
-                if key is None:
-                    latencies.append(time.perf_counter() - start)
+                seconds, failure = await timed_request(
+                    client, route, SENTENCES[sent % len(SENTENCES)]
+                )
+                if failure is None:
+                    latencies.append(seconds)
                 else:
-                    errors[key] = errors.get(key, 0) + 1
+                    errors[failure] = errors.get(failure, 0) + 1
 
         began = time.perf_counter()
         await asyncio.gather(*(connection() for _ in range(connections)))
         elapsed = time.perf_counter() - began
     ordered = sorted(latencies)
-
-    def pct(q: float) -> float:
-        return (
-            1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-            if ordered
-            else float("nan")
-        )
 
     return {
         "connections": connections,
@@ -95,8 +102,8 @@ async def run_level(url: str, route: str, connections: int, duration: float, lim
         "errors": errors,
         "seconds": round(elapsed, 3),
         "req_per_s": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(pct(0.50), 2),
-        "p99_ms": round(pct(0.99), 2),
+        "p50_ms": round(percentile(ordered, 0.50), 2),
+        "p99_ms": round(percentile(ordered, 0.99), 2),
         "mean_ms": round(1000 * statistics.fmean(ordered), 2) if ordered else float("nan"),
     }
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadbench import SENTENCES, check_loopback  # noqa: E402 - the sibling script, not a package
+from loadbench import SENTENCES, check_loopback, percentile, timed_request  # noqa: E402 - the sibling script, not a package
 
 MAX_DURATION_S = 3600
 WORDS = " ".join(SENTENCES).split()
@@ -50,10 +50,6 @@ def make_text(rng: random.Random) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 200)))
 
 
-def percentile(ordered: list[float], q: float) -> float:
-    return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 async def soak(url: str, route: str, pid: int, connections: int, duration: float, every: float):
     """Run the load; every `every` seconds close a window: its req/s, p50/p99, errors, RSS."""
     samples: list[dict] = []
@@ -69,20 +65,11 @@ async def soak(url: str, route: str, pid: int, connections: int, duration: float
             nonlocal window_errors
             rng = random.Random(seed)
             while time.perf_counter() < deadline:
-                text = make_text(rng)
-                start = time.perf_counter()
-                try:
-                    if route == "api":
-                        response = await client.post("/api/v1/predict", json={"texts": [text]})
-                    else:
-                        response = await client.get("/predict", params={"search": text})
-                    key = None if response.status_code == 200 else str(response.status_code)
-                except httpx.HTTPError as error:
-                    key = type(error).__name__
-                if key is None:
-                    window.append(time.perf_counter() - start)
+                seconds, failure = await timed_request(client, route, make_text(rng))
+                if failure is None:
+                    window.append(seconds)
                 else:
-                    errors[key] = errors.get(key, 0) + 1
+                    errors[failure] = errors.get(failure, 0) + 1
                     window_errors += 1
 
         async def sampler() -> None:
