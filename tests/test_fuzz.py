@@ -63,10 +63,11 @@ def client(int8_dir):
 
 
 def is_text(value) -> bool:
-    """What the API promises to score: a non-empty string of real Unicode within the limit."""
+    """What the API promises to score: a string of real Unicode within the limit, not blank."""
     return (
         isinstance(value, str)
         and 1 <= len(value) <= MAX_CHARS
+        and bool(value.strip())
         and not any("\ud800" <= char <= "\udfff" for char in value)
     )
 

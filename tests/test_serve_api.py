@@ -146,6 +146,7 @@ def test_cors_only_for_configured_origins(tiny_bert_dir, classifier):
         ({"texts": ["a"] * 65}, ["body", "texts"], "too_long"),
         ({"texts": ["x" * 5001]}, ["body", "texts", 0], "string_too_long"),
         ({"texts": [""]}, ["body", "texts", 0], "string_too_short"),
+        ({"texts": ["fine", " \t\u3000\n"]}, ["body", "texts", 1], "value_error"),
         ({"texts": ["fine", 3]}, ["body", "texts", 1], "string_type"),
         ({"texts": "not a list"}, ["body", "texts"], "list_type"),
         ({"texts": None}, ["body", "texts"], "list_type"),
@@ -169,7 +170,7 @@ def test_malformed_json_gets_422(client):
     assert assert_clean_error(response, 422)["detail"][0]["type"] == "json_invalid"
 
 
-@pytest.mark.parametrize("params", [{}, {"search": ""}, {"search": "y" * 5001}])
+@pytest.mark.parametrize("params", [{}, {"search": ""}, {"search": "  "}, {"search": "y" * 5001}])
 def test_legacy_route_validates_search(client, params):
     detail = assert_clean_error(client.get("/predict", params=params), 422)["detail"]
     assert detail[0]["loc"] == ["query", "search"]

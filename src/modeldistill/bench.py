@@ -4,7 +4,7 @@
 
 For each model × backend (PyTorch fp32, ONNX fp32, ONNX int8, where the folder holds it) × batch
 size: latency p50/p95 of one `Classifier.predict` call (tokenising included, as users see it),
-texts/s, size of the weights file, and label agreement with the model's own PyTorch fp32 labels
+p50 of the tokenising alone, texts/s, size of the weights file, and label agreement with the model's own PyTorch fp32 labels
 on the validation split (or on a fixed list of sentences without --data); with --data also the
 macro-F1 on that split. Prints a markdown table and writes everything as JSON.
 """
@@ -62,15 +62,19 @@ def _texts_and_labels(config: BenchConfig) -> tuple[list[str], list[str] | None]
 
 
 def _time_calls(classifier: Classifier, texts: list[str], batch: int, config: BenchConfig):
-    """Per-call latencies in seconds, cycling through the texts in batches of `batch`."""
-    latencies = []
+    """Per-call latencies in seconds of whole predict calls and of their tokenising alone,
+    cycling through the texts in batches of `batch`."""
+    latencies, tokenising = [], []
     for call in range(config.warmup + config.calls):
         chunk = [texts[(call * batch + i) % len(texts)] for i in range(batch)]
         began = time.perf_counter()
         classifier.predict(chunk)
+        predicted = time.perf_counter()
+        classifier.tokenize(chunk)
         if call >= config.warmup:
-            latencies.append(time.perf_counter() - began)
-    return latencies
+            latencies.append(predicted - began)
+            tokenising.append(time.perf_counter() - predicted)
+    return latencies, tokenising
 
 
 def bench_model(model: Path, config: BenchConfig, texts: list[str], truth: list[str] | None):
@@ -100,7 +104,7 @@ def bench_model(model: Path, config: BenchConfig, texts: list[str], truth: list[
         if truth is not None:
             macro_f1 = f1_score(truth, labels, labels=sorted(set(truth)), average="macro")
         for batch in config.batch_sizes:
-            latencies = _time_calls(classifier, texts, batch, config)
+            latencies, tokenising = _time_calls(classifier, texts, batch, config)
             p50 = statistics.median(latencies)
             rows.append(
                 {
@@ -112,6 +116,7 @@ def bench_model(model: Path, config: BenchConfig, texts: list[str], truth: list[
                     "p95_ms": 1000 * statistics.quantiles(latencies, n=20, method="inclusive")[-1]
                     if len(latencies) > 1
                     else 1000 * p50,
+                    "tokenize_p50_ms": 1000 * statistics.median(tokenising),
                     "texts_per_s": batch * len(latencies) / sum(latencies),
                     "size_mb": weights.stat().st_size / 1e6,
                     "agreement": agreement,
@@ -128,14 +133,16 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         return "–" if value is None else f"{value:.{digits}f}"
 
     lines = [
-        "| model | backend | batch | p50 ms | p95 ms | texts/s | size MB | agreement | macro-F1 |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | backend | batch | p50 ms | p95 ms | tokenise ms | texts/s | size MB "
+        "| agreement | macro-F1 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         agreement = "–" if r["agreement"] is None else f"{100 * r['agreement']:.1f}%"
         lines.append(
             f"| {r['model']} | {r['backend']} | {r['batch_size']} | {number(r['p50_ms'], 2)} | "
-            f"{number(r['p95_ms'], 2)} | {number(r['texts_per_s'], 0)} | {number(r['size_mb'], 1)} "
+            f"{number(r['p95_ms'], 2)} | {number(r['tokenize_p50_ms'], 2)} "
+            f"| {number(r['texts_per_s'], 0)} | {number(r['size_mb'], 1)} "
             f"| {agreement} | {number(r['macro_f1'], 4)} |"
         )
     return "\n".join(lines)

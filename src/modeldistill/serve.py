@@ -36,7 +36,14 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    create_model,
+)
 
 from modeldistill import config as cfg
 from modeldistill.config import option, require
@@ -174,9 +181,20 @@ class ErrorBody(BaseModel):
     detail: str
 
 
+def _not_blank(text: str) -> str:
+    # The page and `modeldistill predict` refuse blank texts too: a score for nothing means nothing.
+    if not text.strip():
+        raise ValueError("text is blank (whitespace only)")
+    return text
+
+
 def _request_model(config: ServeConfig) -> type[BaseModel]:
     """The request body, with this server's limits written into its schema."""
-    text = Annotated[str, StringConstraints(min_length=1, max_length=config.max_chars)]
+    text = Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=config.max_chars),
+        AfterValidator(_not_blank),
+    ]
     texts = Annotated[
         list[text],
         Field(min_length=1, max_length=config.max_texts, description="texts to classify"),
@@ -529,7 +547,9 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
     @app.get("/predict", response_model=LegacyResponse, responses=busy, tags=["predict"])
     async def predict_legacy(
         search: Annotated[
-            str, Query(min_length=1, max_length=config.max_chars, description="the text")
+            str,
+            Query(min_length=1, max_length=config.max_chars, description="the text"),
+            AfterValidator(_not_blank),
         ],
     ) -> dict:
         """The original app's contract: one text in, Toxic or Not Toxic with a confidence."""

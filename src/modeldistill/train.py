@@ -415,6 +415,8 @@ def train(config: TrainConfig, data: DataConfig, splits: Splits | None = None) -
         remove_unused_columns=False,
         disable_tqdm=not config.progress,
         dataloader_num_workers=0,
+        # Pinned memory only speeds copies to a GPU; on CPU torch warns about it every epoch.
+        dataloader_pin_memory=torch.cuda.is_available(),
     )
     common = dict(
         model=model,
