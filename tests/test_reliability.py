@@ -257,6 +257,62 @@ def test_a_starting_server_is_refused_or_ready_never_half_up(int8_dir):
         assert server.wait(timeout=30) == 0, server.stderr.read()
 
 
+def _state_and_parent(stat: Path) -> tuple[str, str] | None:
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None  # the process ended while we looked
+    return fields[0], fields[1]
+
+
+def child_pids(pid: int) -> set[int]:
+    """Live (not zombie) processes whose parent is `pid` (Linux /proc)."""
+    return {
+        int(stat.parent.name)
+        for stat in Path("/proc").glob("[0-9]*/stat")
+        if (info := _state_and_parent(stat)) and info[1] == str(pid) and info[0] != "Z"
+    }
+
+
+def alive(pid: int) -> bool:
+    info = _state_and_parent(Path(f"/proc/{pid}/stat"))
+    return info is not None and info[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
+def test_workers_answer_and_all_exit_on_sigterm(int8_dir):
+    """`--workers 2`: both worker processes serve, and SIGTERM to the parent ends all of them."""
+    port = free_port()
+    server = subprocess.Popen(
+        serve_command(int8_dir, port, "--workers", "2"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = lambda: _ready(port) or server.poll() is not None  # noqa: E731
+        wait_until(ready, START_TIMEOUT_S)
+        assert server.poll() is None, server.stderr.read()
+        wait_until(lambda: len(child_pids(server.pid)) >= 2, START_TIMEOUT_S)
+        workers = child_pids(server.pid)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            for _ in range(20):
+                response = client.post("/api/v1/predict", json={"texts": ["hello", "there"]})
+                assert response.status_code == 200 and len(response.json()["results"]) == 2
+    finally:
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=60)
+    assert code == 0, server.stderr.read()
+    wait_until(lambda: not any(map(alive, workers)), 30)
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 # ---- graceful shutdown -----------------------------------------------------------------------
 
 
