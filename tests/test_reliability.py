@@ -281,7 +281,7 @@ def alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
 def test_workers_answer_and_all_exit_on_sigterm(int8_dir):
-    """`--workers 2`: both worker processes serve, and SIGTERM to the parent ends all of them."""
+    """`--workers 2`: two worker processes run and answer, and SIGTERM to the parent ends all."""
     port = free_port()
     server = subprocess.Popen(
         serve_command(int8_dir, port, "--workers", "2"),
