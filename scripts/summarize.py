@@ -124,6 +124,11 @@ def load_groups(runs: Path) -> dict[str, list[dict]]:
     return groups
 
 
+def header(*columns: str) -> list[str]:
+    """A markdown table's first two lines."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def metric_cells(runs: list[dict], labels: list[str]) -> str:
     return (
         f"{fmt([r['accuracy'] for r in runs])} | {fmt([r['macro_f1'] for r in runs])} | "
@@ -226,7 +231,7 @@ def main() -> int:
         row = latency.get((shape, backend, 1))
         return f"{row['p50_ms']:.2f}" if row else "–"
 
-    per_class = " | ".join(f"F1 {label}" for label in labels)
+    metric_columns = ["accuracy", "macro-F1", "hate F1", *(f"F1 {label}" for label in labels)]
     out: list[str] = [
         "# Results: distilling a fine-tuned MiniLM on hate_speech18",
         "",
@@ -241,10 +246,9 @@ def main() -> int:
         "the exported teacher and recommended odd student (even has the odd student's shape, merged",
         "LoRA the teacher's). Train time: wall seconds for 5 epochs on this machine.",
         "",
-        f"| model | seeds | accuracy | macro-F1 | hate F1 | {per_class} | parameters | size (MB) "
-        "| latency (ms) | train time (s) |",
-        "|---|---|---|---|---|" + "---|" * len(labels) + "---|---|---|---|",
-    ]
+        *header("model", "seeds", *metric_columns, "parameters", "size (MB)", "latency (ms)",
+                "train time (s)"),
+    ]  # fmt: skip
     for method, runs in per_method.items():
         out.append(
             f"| {method} | {len(runs)} | {metric_cells(runs, labels)} "
@@ -271,10 +275,9 @@ def main() -> int:
             "",
             "Each row is compared with the same method's original-recipe row above (macro-F1).",
             "",
-            f"| recipe | seeds | accuracy | macro-F1 | hate F1 | {per_class} | val macro-F1 "
-            "| train time (s) | against the original recipe |",
-            "|---|---|---|---|---|" + "---|" * len(labels) + "---|---|---|",
-        ]
+            *header("recipe", "seeds", *metric_columns, "val macro-F1", "train time (s)",
+                    "against the original recipe"),
+        ]  # fmt: skip
         for name, runs in groups.items():
             reference = [r["macro_f1"] for r in per_method.get(runs[0]["method"], [])]
             out.append(
