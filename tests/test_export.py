@@ -35,8 +35,14 @@ def trained(tiny_bert_dir, tmp_path_factory) -> Path:
         "method": "odd",
         "teacher": "runs/exp/teacher",
         "base_model": "embedded:all-MiniLM-L6-v2",
+        "layer_map": [1, 3],
+        "teacher_layers": 8,
     }
     (folder / "config.json").write_text(json.dumps(config))
+    train = {"method": "odd", "epochs": 3, "learning_rate": 5e-5, "batch_size": 8, "seed": 7}
+    train |= {"temperature": 2.0, "class_weighting": "balanced", "weight_hidden": 0.0}
+    train |= {"weight_classification": 1.0, "weight_divergence": 1.0, "weight_cosine": 0.5}
+    (folder / "run_config.json").write_text(json.dumps({"train": train}))
     (folder / "metrics.json").write_text(json.dumps(METRICS))
     return folder
 
@@ -63,6 +69,9 @@ def test_export_writes_everything(trained, tmp_path, capsys):
     values = {result.metric_name: result.metric_value for result in card.data.eval_results}
     assert values == {"accuracy": 0.8, "macro F1": 0.61, "weighted F1": 0.79, "hate F1": 0.444}
     assert "not insults" in card.text and "Intended use" in card.text
+    assert "3 epochs" in card.text and "layers [1, 3] (0-based) of the 8-layer" in card.text
+    assert "(class weights: balanced) + 1.0 × KL at temperature T = 2.0" in card.text
+    assert "0.5 × cosine" in card.text and "hidden-state" not in card.text
 
     classifier = Classifier.load(out)
     assert classifier.backend == "onnx-int8" and classifier.metrics == METRICS

@@ -355,6 +355,42 @@ def _dataset_name(data: str | None, model_dir: Path) -> str:
     return "hate_speech18" if "hate_speech18" in str(source) else Path(str(source)).name
 
 
+def _training_summary(model_dir: Path, block: dict[str, Any]) -> str:
+    """How the model was trained, from the resolved config written next to it."""
+    run = (
+        _read_json(model_dir / "run_config.json").get("train", {})
+        if (model_dir / "run_config.json").is_file()
+        else {}
+    )
+    if not run:
+        return "No run_config.json came with the model, so its training is not described here."
+    parts = [
+        f"`modeldistill train --method {run.get('method', '?')}`: {run.get('epochs', '?')} epochs, "
+        f"learning rate {run.get('learning_rate', '?')}, batch {run.get('batch_size', '?')}, "
+        f"seed {run.get('seed', '?')}"
+    ]
+    if block.get("layer_map"):
+        parts.append(
+            f"layers {block['layer_map']} (0-based) of the {block.get('teacher_layers', '?')}-layer "
+            f"fine-tuned teacher `{block.get('teacher', '?')}`"
+        )
+    if run.get("method") not in (None, "teacher", "lora"):
+        parts.append(
+            f"loss = {run.get('weight_classification')} × cross-entropy ("
+            f"class weights: {run.get('class_weighting')}) + {run.get('weight_divergence')} × KL at "
+            f"temperature T = {run.get('temperature')} (× T²) + {run.get('weight_cosine')} × cosine"
+            + (f" + {run['weight_hidden']} × hidden-state MSE" if run.get("weight_hidden") else "")
+        )
+    if run.get("method") == "lora":
+        parts.append(
+            f"LoRA rank {run.get('lora_r')}, alpha {run.get('lora_alpha')} on "
+            f"{', '.join(run.get('lora_targets') or [])}, merged into the weights"
+        )
+    if block.get("best_epoch"):
+        parts.append(f"kept epoch {block['best_epoch']} (best validation macro-F1)")
+    return "; ".join(parts) + ". The full settings are in `run_config.json`."
+
+
 def _write_model_card(
     out_dir: Path,
     config: dict[str, Any],
@@ -443,6 +479,9 @@ the context of other sentences" classes.
 
 ## Threshold
 {info["threshold"]:.4f}: {info["threshold_source"]}.
+
+## Training
+{_training_summary(model_dir, block)}
 
 ## How it was measured
 {measured}
