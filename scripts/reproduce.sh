@@ -54,6 +54,11 @@ for seed in 42 7; do
   md run --data "$DATA" --out "$RUNS/recipe-t2-balanced-epochs10-seed$seed" $RECIPE --epochs 10 \
     $SHARED_TEACHER --methods odd --resume --no-progress --seed $seed
 done
+# LoRA with adapters on all four projections over two more seeds (run after step 7).
+for seed in 42 7; do
+  md run --data "$DATA" --out "$RUNS/ablation-lora-targets-seed$seed" --lora-targets query,key,value,dense \
+    $LORA --seed $seed
+done
 
 # 7. Ship the recommended recipe's seed with the best validation macro-F1 (seed 1234 here), then
 #    speed on a quiet machine: the teacher and that student with every backend (run twice:

@@ -56,6 +56,10 @@ GROUPS = {
         "LoRA, learning rate 5e-4",
         ["ablation-lora-lr", "ablation-lora-lr-seed42", "ablation-lora-lr-seed7"],
     ),
+    "lora-targets": (
+        "LoRA, learning rate 5e-4, adapters on query, key, value, dense",
+        ["ablation-lora-targets", "ablation-lora-targets-seed42", "ablation-lora-targets-seed7"],
+    ),
 }
 # Which benchmarked model has each method's shape: even is odd's shape, merged LoRA the teacher's.
 BENCH_SHAPE = {"teacher": "teacher", "lora": "teacher", "odd": "student", "even": "student"}
