@@ -4,9 +4,9 @@
 
 For each model × backend (PyTorch fp32, ONNX fp32, ONNX int8, where the folder holds it) × batch
 size: latency p50/p95 of one `Classifier.predict` call (tokenising included, as users see it),
-p50 of the tokenising alone, texts/s, size of the weights file, and label agreement with the model's own PyTorch fp32 labels
-on the validation split (or on a fixed list of sentences without --data); with --data also the
-macro-F1 on that split. Prints a markdown table and writes everything as JSON.
+p50 of the tokenising alone, texts/s, size of the weights file, and label agreement with the
+model's own PyTorch fp32 labels on the validation split (or on a fixed list of sentences without
+--data); with --data also the macro-F1 on that split. Prints a markdown table and writes everything as JSON.
 """
 
 from __future__ import annotations

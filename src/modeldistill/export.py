@@ -331,14 +331,16 @@ def _write_json(path: Path, payload: dict[str, Any]) -> None:
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
+def _run_config(model_dir: Path) -> dict[str, Any]:
+    """The resolved config training wrote next to the model, or {} if it did not come along."""
+    path = model_dir / "run_config.json"
+    return _read_json(path) if path.is_file() else {}
+
+
 def _base_model(config: dict[str, Any], model_dir: Path) -> str | None:
     """The pre-trained model everything started from (a student's teacher was fine-tuned from it)."""
     block = config.get("modeldistill") if isinstance(config.get("modeldistill"), dict) else {}
-    run = (
-        _read_json(model_dir / "run_config.json").get("train", {})
-        if (model_dir / "run_config.json").is_file()
-        else {}
-    )
+    run = _run_config(model_dir).get("train", {})
     base = block.get("base_model") or run.get("base_model")
     if not base:
         return None
@@ -346,22 +348,14 @@ def _base_model(config: dict[str, Any], model_dir: Path) -> str | None:
 
 
 def _dataset_name(data: str | None, model_dir: Path) -> str:
-    run = (
-        _read_json(model_dir / "run_config.json")
-        if (model_dir / "run_config.json").is_file()
-        else {}
-    )
+    run = _run_config(model_dir)
     source = data or run.get("data") or "hate_speech18"
     return "hate_speech18" if "hate_speech18" in str(source) else Path(str(source)).name
 
 
 def _training_summary(model_dir: Path, block: dict[str, Any]) -> str:
     """How the model was trained, from the resolved config written next to it."""
-    run = (
-        _read_json(model_dir / "run_config.json").get("train", {})
-        if (model_dir / "run_config.json").is_file()
-        else {}
-    )
+    run = _run_config(model_dir).get("train", {})
     if not run:
         return "No run_config.json came with the model, so its training is not described here."
     parts = [
