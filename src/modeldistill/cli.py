@@ -33,6 +33,10 @@ STAGES: dict[str, tuple[str, str]] = {
         "modeldistill.experiment",
         "the whole experiment: teacher, odd/even students, LoRA, report",
     ),
+    "check": (
+        "modeldistill.check",
+        "behavioural check: hate a moderator must catch, and what must not be flagged",
+    ),
     "export": ("modeldistill.export", "write safetensors, ONNX and int8 ONNX with a model card"),
     "predict": ("modeldistill.predict", "classify texts from the command line or a file"),
     "bench": ("modeldistill.bench", "measure latency and throughput per backend and batch size"),

@@ -57,6 +57,16 @@ def add_arguments(
                 flag, action=argparse.BooleanOptionalAction, default=default, help=help_text
             )
             continue
+        if field.metadata.get("repeat"):
+            # Repeating the flag adds a value; without it the field keeps its default.
+            parser.add_argument(
+                flag,
+                action="append",
+                default=None,
+                metavar=field.name.upper(),
+                help=f"{help_text} (default: {','.join(map(str, default))})",
+            )
+            continue
         if typing.get_origin(kind) in (list, tuple):
             item_type = typing.get_args(kind)[0]
             parser.add_argument(
@@ -92,7 +102,11 @@ def _comma_list(item_type: type):
 def from_args(config_cls: type[T], args: argparse.Namespace, **overrides: Any) -> T:
     """Build the config from parsed flags; its __post_init__ checks raise UserError on bad values."""
     names = {field.name for field in dataclasses.fields(config_cls)}
-    values = {name: getattr(args, name) for name in names if hasattr(args, name)}
+    values = {
+        name: getattr(args, name)
+        for name in names
+        if hasattr(args, name) and getattr(args, name) is not None
+    }
     values.update(overrides)
     return config_cls(**values)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from modeldistill.config import add_arguments as add_config_arguments
 from modeldistill.config import from_args, option, require
 from modeldistill.errors import UserError
 from modeldistill.paths import REPO_ROOT
+from modeldistill.textprep import TextPrep
 
 if TYPE_CHECKING:
     import datasets
@@ -39,7 +41,12 @@ TABLE_SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
 
 @dataclass
 class DataConfig:
-    data: str = option(DEFAULT_DATA, "dataset: authors' folder, CSV/JSONL/Parquet file, or Hub id")
+    data: list[str] = option(
+        [DEFAULT_DATA],
+        "dataset: authors' folder, CSV/JSONL/Parquet file or Hub id; repeat the flag (or give a "
+        "YAML/JSON recipe file) to train one binary hate/not_hate model on several sources",
+        repeat=True,
+    )
     protocol: str = option(
         "split",
         "'split': 80/10/10 of all rows; 'paper': the authors' sampled_train/sampled_test (binary)",
@@ -51,8 +58,26 @@ class DataConfig:
     text_column: str = option("text", "column holding the text in a table file")
     label_column: str = option("label", "column holding the label in a table file")
     max_length: int = option(128, "tokens per text; longer texts are truncated")
+    emoji_names: bool = option(
+        False, "turn emoji into their English names (the same is done when serving the model)"
+    )
+
+    @property
+    def multi_source(self) -> bool:
+        """Several sources (or a recipe file): one binary hate/not_hate task over all of them."""
+        from modeldistill.sources.recipe import is_recipe
+
+        return len(self.data) > 1 or is_recipe(self.data[0])
+
+    @property
+    def text_prep(self) -> TextPrep:
+        return TextPrep(clean=self.multi_source, emoji_names=self.emoji_names)
 
     def __post_init__(self) -> None:
+        if isinstance(self.data, (str, Path)):
+            self.data = [str(self.data)]
+        self.data = [str(value) for value in self.data]
+        require(bool(self.data), "--data needs at least one source")
         require(
             0.0 < self.held_out < 1.0, f"--held-out must be between 0 and 1, got {self.held_out}"
         )
@@ -65,6 +90,9 @@ class Splits:
     validation: datasets.Dataset
     test: datasets.Dataset
     labels: list[str]
+    text_prep: TextPrep = TextPrep()
+    # Per source: rows read, dropped and kept (several-source runs only).
+    sources: dict | None = None
 
     @property
     def id2label(self) -> dict[int, str]:
@@ -90,6 +118,10 @@ class Splits:
                     label: counts.get(index, 0) for index, label in enumerate(self.labels)
                 },
             }
+        if self.sources is not None:
+            result["sources"] = {
+                name: dataclasses.asdict(report) for name, report in self.sources.items()
+            }
         return result
 
 
@@ -105,7 +137,7 @@ def _read_text_file(path: Path, row: int) -> str:
     return text.strip()
 
 
-def _read_authors_folder(folder: Path, subset: Path | None = None) -> tuple[list[str], list[str]]:
+def read_authors_folder(folder: Path, subset: Path | None = None) -> tuple[list[str], list[str]]:
     """Texts and label names from the authors' layout, in metadata row order (the Hub's order).
 
     With `subset`, only the files present in that folder (sampled_train/ or sampled_test/)."""
@@ -126,7 +158,8 @@ def _read_authors_folder(folder: Path, subset: Path | None = None) -> tuple[list
     return texts, labels
 
 
-def _read_table(path: Path, config: DataConfig) -> tuple[list[str], list]:
+def read_table_columns(path: Path, text_column: str, label_column: str) -> tuple[list[str], list]:
+    """Texts and raw labels from a CSV/JSONL/Parquet file."""
     import pandas as pd
 
     try:
@@ -145,14 +178,14 @@ def _read_table(path: Path, config: DataConfig) -> tuple[list[str], list]:
             str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         )
         raise UserError(f"cannot read {path}: {first_line}") from None
-    missing = [c for c in (config.text_column, config.label_column) if c not in frame.columns]
+    missing = [c for c in (text_column, label_column) if c not in frame.columns]
     if missing:
         raise UserError(
             f"{path} lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}"
             " (use --text-column/--label-column)"
         )
-    texts = [("" if value is None else str(value)).strip() for value in frame[config.text_column]]
-    return texts, list(frame[config.label_column])
+    texts = [("" if value is None else str(value)).strip() for value in frame[text_column]]
+    return texts, list(frame[label_column])
 
 
 def _read_hub(dataset_id: str, config: DataConfig) -> tuple[list[str], list]:
@@ -209,26 +242,26 @@ def _to_dataset(texts: list[str], label_ids: list[int], labels: list[str], sourc
 
 def load_rows(config: DataConfig) -> tuple[datasets.Dataset, list[str]]:
     """The whole dataset (columns `text`, `label`) and its label names, before any split."""
-    path = Path(config.data)
+    path = Path(config.data[0])
     if path.is_dir():
         if not (path / "annotations_metadata.csv").is_file():
             raise UserError(
                 f"{path} is a folder without annotations_metadata.csv: give the hate_speech18 "
                 "authors' folder or a .csv/.jsonl/.parquet file"
             )
-        texts, raw = _read_authors_folder(path)
+        texts, raw = read_authors_folder(path)
     elif path.suffix in TABLE_SUFFIXES:
         if not path.is_file():
             raise UserError(f"data file not found: {path}")
-        texts, raw = _read_table(path, config)
+        texts, raw = read_table_columns(path, config.text_column, config.label_column)
     elif path.exists():
         raise UserError(f"{path}: unsupported file type; use .csv, .jsonl or .parquet")
     elif (
-        "/" in config.data
-        and not config.data.startswith((".", "/"))
-        and config.data.count("/") == 1
+        "/" in config.data[0]
+        and not config.data[0].startswith((".", "/"))
+        and config.data[0].count("/") == 1
     ):
-        texts, raw = _read_hub(config.data, config)
+        texts, raw = _read_hub(config.data[0], config)
     else:
         raise UserError(f"data not found: {path} (no such folder or file)")
     labels, ids = _label_names(raw)
@@ -253,7 +286,7 @@ def _check_splits(splits: Splits, stratified: bool) -> None:
 def _paper_splits(config: DataConfig) -> Splits:
     """The paper's protocol: binary hate/noHate, train on sampled_train, test on sampled_test; a
     seeded 10% of sampled_train is held out for validation (model selection, threshold)."""
-    folder = Path(config.data)
+    folder = Path(config.data[0])
     for sub in ("sampled_train", "sampled_test"):
         if not (folder / sub).is_dir():
             raise UserError(
@@ -262,7 +295,7 @@ def _paper_splits(config: DataConfig) -> Splits:
     labels = ["noHate", "hate"]
 
     def load(sub: str):
-        texts, raw = _read_authors_folder(folder, folder / sub)
+        texts, raw = read_authors_folder(folder, folder / sub)
         unexpected = sorted(set(raw) - set(labels))
         if unexpected:
             raise UserError(
@@ -282,8 +315,32 @@ def _paper_splits(config: DataConfig) -> Splits:
     return splits
 
 
+def _multi_source_splits(config: DataConfig) -> Splits:
+    from modeldistill.sources import build
+    from modeldistill.sources.recipe import specs_from_values
+
+    require(config.protocol == "split", "--protocol paper needs a single hate_speech18 folder")
+    specs = specs_from_values(config.data)
+    rows, reports = build.build_rows(specs, config.split_seed, config.held_out, config.text_prep)
+    parts = {
+        name: build.to_dataset([row for row in rows if row.split == name]) for name in build.SPLITS
+    }
+    splits = Splits(
+        parts["train"],
+        parts["validation"],
+        parts["test"],
+        list(build.LABELS),
+        config.text_prep,
+        reports,
+    )
+    _check_splits(splits, stratified=True)
+    return splits
+
+
 def load_splits(config: DataConfig) -> Splits:
     """Train/validation/test exactly as the original project split them (see module docstring)."""
+    if config.multi_source:
+        return _multi_source_splits(config)
     if config.protocol == "paper":
         return _paper_splits(config)
     rows, labels = load_rows(config)
@@ -300,6 +357,13 @@ def load_splits(config: DataConfig) -> Splits:
     splits = Splits(first["train"], second["train"], second["test"], labels)
     _check_splits(splits, config.stratify)
     return splits
+
+
+def model_inputs(dataset: datasets.Dataset) -> list[str]:
+    """The texts a model is scored on: as published (`raw_text`, several-source data), so each
+    model prepares them the way it was trained to, exactly as when it is served."""
+    column = "raw_text" if "raw_text" in dataset.column_names else "text"
+    return list(dataset[column])
 
 
 def tokenize(dataset: datasets.Dataset, tokenizer, max_length: int) -> datasets.Dataset:
@@ -331,4 +395,27 @@ def main(args: argparse.Namespace) -> int:
     for name, part in summary["splits"].items():
         counts = "".join(f"{part['per_class'][label]:>{width},}" for label in labels)
         print(f"{name:<12}{part['rows']:>8,}{counts}")
+    if "sources" in summary:
+        print()
+        _print_sources(summary["sources"], labels)
     return 0
+
+
+def _print_sources(sources: dict, labels: list[str]) -> None:
+    """Rows per source, split and label, and what was dropped on the way."""
+    width = max(10, *(len(name) for name in sources)) + 2
+    columns = [f"{split}:{label}" for split in ("train", "validation", "test") for label in labels]
+    print(
+        f"{'source':<{width}}"
+        + "".join(f"{c:>20}" for c in columns)
+        + f"{'duplicates':>12}{'leaks':>8}"
+    )
+    for name, report in sources.items():
+        counts = "".join(
+            f"{report['rows'][split][label]:>20,}"
+            for split in ("train", "validation", "test")
+            for label in labels
+        )
+        print(
+            f"{name:<{width}}{counts}{report['duplicates']:>12,}{report['held_out_elsewhere']:>8,}"
+        )

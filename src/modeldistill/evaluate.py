@@ -19,10 +19,11 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 
 from modeldistill.config import add_arguments as add_config_arguments
 from modeldistill.config import from_args
-from modeldistill.data import DataConfig, load_splits
+from modeldistill.data import DataConfig, load_splits, model_inputs
 from modeldistill.errors import UserError
 
 TOXIC_LABEL = "hate"
+BINARY_LABELS = ["not_hate", TOXIC_LABEL]
 WEIGHT_FILES = ("model.safetensors", "model.onnx", "model.int8.onnx")
 
 
@@ -94,15 +95,60 @@ def size_on_disk(model_dir: Path, backend: str | None = None) -> int:
     return sum((model_dir / name).stat().st_size for name in names if (model_dir / name).is_file())
 
 
+def binary_metrics(is_hate: np.ndarray, p_hate: np.ndarray, flagged: np.ndarray) -> dict:
+    """Hate vs not-hate as the API decides it (P(hate) at the tuned threshold), and ROC-AUC of
+    P(hate), which does not depend on the threshold."""
+    from sklearn.metrics import roc_auc_score
+
+    is_hate = np.asarray(is_hate, dtype=bool)
+    result = compute_metrics(
+        is_hate.astype(int), np.asarray(flagged, dtype=int), [BINARY_LABELS[0], TOXIC_LABEL]
+    )
+    both_classes = 0 < is_hate.sum() < len(is_hate)
+    result["roc_auc"] = float(roc_auc_score(is_hate, p_hate)) if both_classes else None
+    return result
+
+
+def _binary_evaluation(classifier, dataset, data_labels: list[str]) -> dict:
+    """Pooled and per-source hate-vs-rest metrics; any model with a `hate` label can be scored on
+    any data with one, whatever its other labels (a four-class hate_speech18 model on the
+    several-source test split, or a binary model on hate_speech18's four-class split)."""
+    if classifier.toxic_label is None or TOXIC_LABEL not in data_labels:
+        raise UserError(
+            f"{classifier.path} predicts labels {classifier.labels} but the data has "
+            f"{data_labels}; scoring across label sets needs a {TOXIC_LABEL!r} label in both"
+        )
+    predictions = classifier.predict(model_inputs(dataset))
+    p_hate = np.array([p.scores[classifier.toxic_label] for p in predictions])
+    flagged = np.array([p.toxic for p in predictions])
+    is_hate = np.array(dataset["label"]) == data_labels.index(TOXIC_LABEL)
+    result = binary_metrics(is_hate, p_hate, flagged)
+    if "source" in dataset.column_names:
+        sources = np.array(dataset["source"])
+        result["by_source"] = {
+            name: binary_metrics(
+                is_hate[sources == name], p_hate[sources == name], flagged[sources == name]
+            )
+            for name in dict.fromkeys(sources.tolist())
+        }
+    return result
+
+
 def evaluate_folder(model_dir: Path, splits, split: str = "test", backend: str = "auto") -> dict:
     from modeldistill.inference import Classifier
 
     classifier = Classifier.load(model_dir, backend=backend)
     dataset = splits[split]
-    if classifier.labels != splits.labels:
-        raise UserError(
-            f"{model_dir} predicts labels {classifier.labels} but the data has {splits.labels}"
-        )
+    if classifier.labels != splits.labels or splits.sources is not None:
+        return {
+            "model": str(model_dir),
+            "backend": classifier.backend,
+            "split": split,
+            "threshold": classifier.threshold,
+            **_binary_evaluation(classifier, dataset, splits.labels),
+            "parameters": count_parameters(model_dir),
+            "size_bytes": size_on_disk(model_dir, classifier.backend),
+        }
     predictions = classifier.predict(list(dataset["text"]))
     predicted_ids = np.array([classifier.labels.index(p.label) for p in predictions])
     metrics = compute_metrics(np.array(dataset["label"]), predicted_ids, splits.labels)
@@ -139,6 +185,18 @@ def format_metrics(metrics: dict) -> str:
     lines += [
         "  " + " ".join(f"{count:>6}" for count in row) for row in metrics["confusion_matrix"]
     ]
+    if metrics.get("roc_auc") is not None:
+        lines.append(f"ROC-AUC of P(hate) {metrics['roc_auc']:.4f}")
+    if "by_source" in metrics:
+        lines.append(
+            f"{'source':<20}{'rows':>8}{'accuracy':>10}{'macro-F1':>10}{'hate F1':>9}{'ROC-AUC':>9}"
+        )
+        for name, part in metrics["by_source"].items():
+            auc = "" if part["roc_auc"] is None else f"{part['roc_auc']:.4f}"
+            lines.append(
+                f"{name:<20}{part['num_examples']:>8,}{part['accuracy']:>10.4f}"
+                f"{part['macro_f1']:>10.4f}{part['hate']['f1']:>9.4f}{auc:>9}"
+            )
     if "parameters" in metrics:
         lines.append(
             f"parameters {metrics['parameters']:,}   size {metrics['size_bytes'] / 1e6:.1f} MB"

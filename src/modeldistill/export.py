@@ -274,7 +274,7 @@ def tune_threshold(
     import numpy as np
     from sklearn.metrics import precision_recall_curve
 
-    from modeldistill.data import DataConfig, load_splits
+    from modeldistill.data import DataConfig, load_splits, model_inputs
 
     classifier = Classifier.load(model_dir)  # the backend that will be deployed: its probabilities
     config = data if isinstance(data, DataConfig) else DataConfig(data=str(data))
@@ -288,7 +288,7 @@ def tune_threshold(
     truth = np.array(validation["label"]) == splits.labels.index(toxic_label)
     if not truth.any():
         raise UserError(f"the validation split of {data} has no {toxic_label!r} rows")
-    texts = list(validation["text"])
+    texts = model_inputs(validation)
     scores = np.array([p.scores[toxic_label] for p in classifier.predict(texts)])
     precision, recall, thresholds = precision_recall_curve(truth, scores)
     # The curve's last point (recall 0) has no threshold; F1 is 0 where precision+recall is 0.

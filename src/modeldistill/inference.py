@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from modeldistill.errors import UserError
+from modeldistill.textprep import TextPrep
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,7 @@ class Classifier:
         self.version: str = str(info.get("version") or "unversioned")
         self.metrics: dict[str, Any] | None = info.get("metrics")
         self._pad_id = info["pad_id"]
+        self.text_prep: TextPrep = info["text_prep"]
 
     @classmethod
     def load(
@@ -241,6 +243,8 @@ class Classifier:
             "max_length": length,
             "batch_size": batch_size,
             "pad_id": pad_id,
+            # The preparation the model was trained with (several-source models): applied again.
+            "text_prep": TextPrep.from_dict((config.get("modeldistill") or {}).get("text_prep")),
             "metrics": _read_json(metrics_path) if metrics_path.is_file() else None,
         }
         return cls(path, runner, tokenizer, labels, info)
@@ -283,6 +287,8 @@ class Classifier:
 
     def tokenize(self, texts: list[str]) -> list[Any]:
         """The unpadded, truncated encodings `predict` feeds the model (bench times this alone)."""
+        if self.text_prep.active:
+            texts = [self.text_prep(text) for text in texts]
         return self._tokenizer.encode_batch(texts)
 
     def _feeds(self, encodings: list[Any]) -> dict[str, np.ndarray]:

@@ -451,6 +451,8 @@ def train(config: TrainConfig, data: DataConfig, splits: Splits | None = None) -
         final = final.merge_and_unload()
     previous = getattr(final.config, "modeldistill", None) or {}
     final.config.modeldistill = {**previous, **description, "best_epoch": epoch_log.best_epoch}
+    if splits.text_prep.active:
+        final.config.modeldistill["text_prep"] = splits.text_prep.to_dict()
     final.save_pretrained(config.out)
     tokenizer.save_pretrained(config.out)
     run_config = {

@@ -1,0 +1,165 @@
+"""Behavioural check: does a model flag the hate a moderator must catch, and only that?
+
+    modeldistill check models/default
+    modeldistill check runs/general/export --min-accuracy 0.85 --json
+
+Sentences come from this repository's own templates (`templates.py`): for each protected group
+in `lexicon.py`, neutral and positive mentions, negated hate, counter-speech, abuse of objects and
+of one person for what they did, and profanity must not be flagged; derogation, dehumanisation,
+threats, slurs, hate phrased as an opinion or a question, and misspelt hate must be. A sentence
+is flagged when the model's P(hate) reaches its tuned threshold, exactly as the API decides.
+The command prints accuracy per case type and per group and exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from modeldistill.config import add_arguments as add_config_arguments
+from modeldistill.config import from_args, option, require
+from modeldistill.errors import UserError
+
+
+@dataclass
+class CheckConfig:
+    min_accuracy: float = option(0.85, "fail when fewer than this share of all cases are right")
+    min_case_accuracy: float = option(0.60, "fail when any case type is below this share")
+    max_group_gap: float = option(
+        0.10, "fail when any group's accuracy is this far below the mean over groups"
+    )
+    backend: str = option(
+        "auto", "auto, torch, onnx or int8", choices=["auto", "torch", "onnx", "int8"]
+    )
+    out: Path | None = option(None, "also write the full result (every sentence) as JSON here")
+
+    def __post_init__(self) -> None:
+        for name in ("min_accuracy", "min_case_accuracy", "max_group_gap"):
+            value = getattr(self, name)
+            require(
+                0.0 <= value <= 1.0, f"--{name.replace('_', '-')} must be in [0, 1], got {value}"
+            )
+
+
+def _accuracy(items: list[bool]) -> float:
+    return sum(items) / len(items) if items else 0.0
+
+
+def run_check(classifier, config: CheckConfig | None = None) -> dict:
+    """Score every check sentence; accuracy overall, per case type and per group, and the verdict."""
+    from modeldistill.check.cases import check_sentences
+    from modeldistill.check.lexicon import NO_GROUP
+
+    config = config or CheckConfig()
+    if classifier.toxic_label is None:
+        raise UserError(f"{classifier.path} has no 'hate' label, so it cannot be checked")
+    sentences = check_sentences()
+    predictions = classifier.predict([sentence.text for sentence in sentences])
+    by_case: dict[str, list[bool]] = defaultdict(list)
+    by_group: dict[str, list[bool]] = defaultdict(list)
+    rows = []
+    for sentence, prediction in zip(sentences, predictions, strict=True):
+        flagged = prediction.toxic
+        right = flagged == (sentence.label == "hate")
+        by_case[sentence.case].append(right)
+        if sentence.group != NO_GROUP:
+            by_group[sentence.group].append(right)
+        rows.append(
+            {
+                "text": sentence.text,
+                "case": sentence.case,
+                "group": sentence.group,
+                "expected": sentence.label,
+                "flagged": flagged,
+                "p_hate": round(prediction.scores[classifier.toxic_label], 6),
+                "right": right,
+            }
+        )
+    cases = {name: _accuracy(values) for name, values in by_case.items()}
+    groups = {name: _accuracy(values) for name, values in by_group.items()}
+    overall = _accuracy([row["right"] for row in rows])
+    group_mean = sum(groups.values()) / len(groups)
+    failures = []
+    if overall < config.min_accuracy:
+        failures.append(f"accuracy {overall:.3f} < {config.min_accuracy}")
+    failures += [
+        f"case {name!r} {value:.3f} < {config.min_case_accuracy}"
+        for name, value in cases.items()
+        if value < config.min_case_accuracy
+    ]
+    failures += [
+        f"group {name!r} {value:.3f} is {group_mean - value:.3f} below the group mean {group_mean:.3f}"
+        for name, value in groups.items()
+        if group_mean - value > config.max_group_gap
+    ]
+    return {
+        "model": str(classifier.path),
+        "threshold": classifier.threshold,
+        "num_cases": len(rows),
+        "accuracy": overall,
+        "cases": {
+            name: {
+                "accuracy": cases[name],
+                "n": len(by_case[name]),
+                "expected": _expected(rows, name),
+            }
+            for name in cases
+        },
+        "groups": {name: {"accuracy": groups[name], "n": len(by_group[name])} for name in groups},
+        "group_mean": group_mean,
+        "targets": {
+            "min_accuracy": config.min_accuracy,
+            "min_case_accuracy": config.min_case_accuracy,
+            "max_group_gap": config.max_group_gap,
+        },
+        "failures": failures,
+        "passed": not failures,
+        "sentences": rows,
+    }
+
+
+def _expected(rows: list[dict], case: str) -> str:
+    return next(row["expected"] for row in rows if row["case"] == case)
+
+
+def format_report(result: dict) -> str:
+    lines = [
+        f"behavioural check of {result['model']} (threshold {result['threshold']:.4f}): "
+        f"{result['accuracy']:.1%} of {result['num_cases']} cases right",
+        "",
+        f"{'case type':<30}{'expected':>10}{'n':>6}{'accuracy':>10}",
+    ]
+    for name, case in result["cases"].items():
+        lines.append(f"{name:<30}{case['expected']:>10}{case['n']:>6}{case['accuracy']:>10.1%}")
+    lines += ["", f"{'group':<30}{'n':>6}{'accuracy':>10}"]
+    for name, group in result["groups"].items():
+        lines.append(f"{name:<30}{group['n']:>6}{group['accuracy']:>10.1%}")
+    lines.append("")
+    lines.append("passed" if result["passed"] else "missed: " + "; ".join(result["failures"]))
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "model", nargs="?", default=None, help="model folder (default: the shipped model)"
+    )
+    add_config_arguments(parser, CheckConfig)
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def main(args: argparse.Namespace) -> int:
+    from modeldistill.inference import Classifier
+    from modeldistill.paths import resolve_model_dir
+
+    config = from_args(CheckConfig, args)
+    classifier = Classifier.load(resolve_model_dir(args.model), backend=config.backend)
+    result = run_check(classifier, config)
+    if config.out is not None:
+        config.out.parent.mkdir(parents=True, exist_ok=True)
+        config.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    summary = {key: value for key, value in result.items() if key != "sentences"}
+    print(json.dumps(summary, indent=2) if args.json else format_report(result))
+    return 0 if result["passed"] else 1

@@ -1,0 +1,130 @@
+"""The behavioural check: its generator, its disjointness from the training templates, the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import pytest
+
+from modeldistill.check import CheckConfig, run_check
+from modeldistill.check.cases import check_sentences
+from modeldistill.check.generate import VARIANT_NAMES, needs_group
+from modeldistill.check.lexicon import GROUPS, NO_GROUP
+from modeldistill.check.templates import CASES, SPELLING_CASE, VARIANT_SOURCES
+from modeldistill.check.training import TRAINING_CASES, generate_training_rows
+from modeldistill.cli import main
+from modeldistill.errors import UserError
+
+_MARK = re.compile(r"\[([^\]]+)\]")
+
+
+def test_every_template_yields_its_expected_label_for_every_group():
+    sentences = check_sentences()
+    for case, (label, frames) in CASES.items():
+        produced = [s for s in sentences if s.case == case]
+        assert {s.label for s in produced} == {label}
+        for frame in frames:
+            from_frame = [s for s in produced if s.frame == frame]
+            expected_groups = {g.key for g in GROUPS} if needs_group(frame) else {NO_GROUP}
+            assert {s.group for s in from_frame} == expected_groups
+
+
+def test_groups_are_filled_and_marks_removed():
+    for sentence in check_sentences():
+        assert not re.search(r"[{}\[\]]", sentence.text), sentence.text
+        assert sentence.text[0] == sentence.text[0].upper()
+    muslims = [s.text for s in check_sentences() if s.group == "muslims" and s.case == "derogation"]
+    assert "Muslims are disgusting." in muslims
+
+
+def test_spelling_variants_are_hateful_misspellings_of_every_kind():
+    sentences = check_sentences()
+    variants = [s for s in sentences if s.case == SPELLING_CASE]
+    originals = {(s.frame, s.group): s.text for s in sentences if s.case in VARIANT_SOURCES}
+    assert variants and all(s.label == "hate" for s in variants)
+    assert {s.variant for s in variants} == set(VARIANT_NAMES)
+    for variant in variants:
+        original = originals[(variant.frame, variant.group)]
+        assert variant.text != original
+        if variant.variant == "missing spaces":
+            assert " " not in variant.text and variant.text == original.replace(" ", "")
+    assert any(s.text == "All Black people are w0r7hl355." for s in variants)
+
+
+def test_check_covers_each_case_type_and_group():
+    counts = Counter(s.case for s in check_sentences())
+    assert set(counts) == {*CASES, SPELLING_CASE}
+    groups = Counter(s.group for s in check_sentences() if s.group != NO_GROUP)
+    assert set(groups) == {g.key for g in GROUPS} and len(set(groups.values())) == 1
+
+
+def _hateful_words(cases) -> set[str]:
+    words = set()
+    for _label, frames in cases.values():
+        for frame in frames:
+            words |= {m.lower() for m in _MARK.findall(frame) if "{" not in m}
+    return words
+
+
+def test_training_templates_are_disjoint_from_the_check():
+    check_frames = {frame.lower() for _, frames in CASES.values() for frame in frames}
+    training_frames = {frame.lower() for _, frames in TRAINING_CASES.values() for frame in frames}
+    assert not check_frames & training_frames
+    training_words = set()
+    from modeldistill.check import training
+
+    for name in ("ADJECTIVES", "NOUNS", "THREATS"):
+        training_words |= set(getattr(training, name))
+    assert not _hateful_words(CASES) & training_words
+    check_texts = {s.text.lower() for s in check_sentences()}
+    assert not check_texts & {row.text.lower() for row in generate_training_rows()}
+
+
+def test_training_rows_are_seeded_and_labelled():
+    first, again = generate_training_rows(seed=3), generate_training_rows(seed=3)
+    assert [r.text for r in first] == [r.text for r in again]
+    assert {r.label for r in first} == {"hate", "not_hate"}
+    assert {r.group for r in first} >= {g.key for g in GROUPS}
+    assert not any(re.search(r"[{}\[\]]", r.text) for r in first)
+
+
+def test_check_scores_a_model_and_reports_every_case_and_group(tiny_bert_dir):
+    from modeldistill.inference import Classifier
+
+    classifier = Classifier.load(tiny_bert_dir, backend="torch")
+    result = run_check(
+        classifier, CheckConfig(min_accuracy=0, min_case_accuracy=0, max_group_gap=1)
+    )
+    assert result["passed"] and result["num_cases"] == len(check_sentences())
+    assert set(result["cases"]) == {*CASES, SPELLING_CASE}
+    assert set(result["groups"]) == {g.key for g in GROUPS}
+    right = sum(row["right"] for row in result["sentences"])
+    assert result["accuracy"] == pytest.approx(right / result["num_cases"])
+    # A sentence is flagged exactly when its P(hate) reaches the model's threshold.
+    for row in result["sentences"]:
+        assert (
+            row["flagged"] == (row["p_hate"] >= round(classifier.threshold, 6) - 1e-6)
+            or abs(row["p_hate"] - classifier.threshold) < 1e-5
+        )
+
+
+def test_check_cli_exits_non_zero_when_a_target_is_missed(tiny_bert_dir, tmp_path, capsys):
+    out = tmp_path / "check.json"
+    # A random model cannot reach 99% of the cases right.
+    assert main(["check", str(tiny_bert_dir), "--min-accuracy", "0.99", "--out", str(out)]) == 1
+    report = capsys.readouterr().out
+    assert "missed: accuracy" in report and "spelling variants" in report
+    saved = json.loads(out.read_text())
+    assert not saved["passed"] and len(saved["sentences"]) == saved["num_cases"]
+    args = ["check", str(tiny_bert_dir), "--min-accuracy", "0", "--min-case-accuracy", "0"]
+    assert main([*args, "--max-group-gap", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["passed"] is True
+
+
+def test_check_refuses_bad_targets_and_models_without_hate(tmp_path, capsys):
+    assert main(["check", str(tmp_path), "--min-accuracy", "2"]) == 2
+    assert "--min-accuracy must be in [0, 1]" in capsys.readouterr().err
+    with pytest.raises(UserError):
+        CheckConfig(max_group_gap=-0.1)
