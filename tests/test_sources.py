@@ -291,3 +291,55 @@ def test_text_preparation_cleans_and_names_emoji():
         "RT @user : I would love to kitchen knife some & http"
     )
     assert TextPrep()("keep @bob &amp; 🔪") == "keep @bob &amp; 🔪"
+
+
+def test_a_several_source_model_records_and_reapplies_its_text_preparation(tiny_bert_dir, tmp_path):
+    """Training writes the preparation into config.json; the Classifier applies it to raw texts,
+    so serving sees what training saw."""
+    from modeldistill.inference import Classifier
+    from modeldistill.train import TrainConfig, train
+
+    hateful = [(f"they are vermin 🐀 number {i}", "hate") for i in range(24)]
+    calm = [(f"see you at @bob's place {i} &amp; bring 🍕", "not_hate") for i in range(24)]
+    first = _table(tmp_path / "first.csv", hateful[:12] + calm[:12])
+    second = _table(tmp_path / "second.csv", hateful[12:] + calm[12:])
+    data = DataConfig(data=[str(first), str(second)], emoji_names=True)
+    out = train(
+        TrainConfig(
+            method="teacher",
+            base_model=str(tiny_bert_dir),
+            out=tmp_path / "model",
+            epochs=1,
+            batch_size=16,
+            progress=False,
+        ),
+        data,
+    )
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "not_hate", "1": "hate"}
+    assert config["modeldistill"]["text_prep"] == {"clean": True, "emoji_names": True}
+    classifier = Classifier.load(out, backend="torch")
+    raw, prepared = "see you at @alice's 🍕 &amp; 🐀", "see you at @user 's pizza & rat"
+    assert classifier.tokenize([raw])[0].ids == classifier.tokenize([prepared])[0].ids
+    assert classifier.predict([raw])[0].scores == classifier.predict([prepared])[0].scores
+
+
+def test_evaluate_reports_pooled_and_per_source_binary_metrics(tiny_bert_dir, tmp_path, capsys):
+    texts = [(f"they are vermin {i}", "hate") for i in range(30)] + [
+        (f"lovely weather {i}", "not_hate") for i in range(30)
+    ]
+    first = _table(tmp_path / "first.csv", texts[::2])
+    second = _table(tmp_path / "second.csv", texts[1::2])
+    argv = ["evaluate", str(tiny_bert_dir), "--data", str(first), "--data", str(second), "--json"]
+    assert main(argv) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    # The tiny model has hate_speech18's four labels: it is scored hate vs the rest.
+    assert metrics["labels"] == ["not_hate", "hate"] and set(metrics["by_source"]) == {
+        "first",
+        "second",
+    }
+    assert (
+        sum(part["num_examples"] for part in metrics["by_source"].values())
+        == metrics["num_examples"]
+    )
+    assert 0.0 <= metrics["roc_auc"] <= 1.0

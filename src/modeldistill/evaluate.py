@@ -134,12 +134,14 @@ def _binary_evaluation(classifier, dataset, data_labels: list[str]) -> dict:
     return result
 
 
-def evaluate_folder(model_dir: Path, splits, split: str = "test", backend: str = "auto") -> dict:
+def evaluate_folder(
+    model_dir: Path, splits, split: str = "test", backend: str = "auto", hate_vs_rest: bool = False
+) -> dict:
     from modeldistill.inference import Classifier
 
     classifier = Classifier.load(model_dir, backend=backend)
     dataset = splits[split]
-    if classifier.labels != splits.labels or splits.sources is not None:
+    if hate_vs_rest or classifier.labels != splits.labels or splits.sources is not None:
         return {
             "model": str(model_dir),
             "backend": classifier.backend,
@@ -209,6 +211,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
     parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "onnx-int8"])
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    parser.add_argument(
+        "--hate-vs-rest",
+        action="store_true",
+        help="score hate vs every other label as the API decides it (P(hate) at the threshold); "
+        "always so on several sources or when the model's labels differ from the data's",
+    )
     parser.add_argument("--output", type=Path, help="also write the metrics to this JSON file")
     add_config_arguments(parser, DataConfig)
 
@@ -217,7 +225,7 @@ def main(args: argparse.Namespace) -> int:
     if not args.model.is_dir():
         raise UserError(f"model folder not found: {args.model}")
     splits = load_splits(from_args(DataConfig, args))
-    metrics = evaluate_folder(args.model, splits, args.split, args.backend)
+    metrics = evaluate_folder(args.model, splits, args.split, args.backend, args.hate_vs_rest)
     if args.output:
         args.output.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(metrics, indent=2) if args.json else format_metrics(metrics))

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The general recipe behind docs/generalisation.md and models/default, one seed, on the CPU:
+# fine-tune MiniLM on the union of the sources in recipes/general.yaml, distil the odd half-depth
+# student from it, export int8 with the threshold tuned on validation, then score it (per-source
+# test split, hate_speech18's original split, the behavioural check) and time it.
+#   bash scripts/general_recipe.sh                 # SEED, OUT, DATA, TEACHER_EPOCHS... override
+# Every step resumes: a folder that already holds its result is not trained again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SEED=${SEED:-1234}
+DATA=${DATA:-recipes/general.yaml}
+OUT=${OUT:-runs/general/seed$SEED}
+TEACHER_EPOCHS=${TEACHER_EPOCHS:-2}
+STUDENT_EPOCHS=${STUDENT_EPOCHS:-3}
+HS18=${HS18:-../shared/data/hate_speech18}
+EXTRA=${EXTRA:-}  # one change at a time for ablations, e.g. EXTRA="--class-weighting none"
+md() { .venv/bin/python -m modeldistill "$@"; }
+COMMON="--data $DATA --emoji-names --seed $SEED --no-progress $EXTRA"
+mkdir -p "$OUT"
+started=$(date +%s)
+
+[ -f "$OUT/teacher/metrics.json" ] ||
+  md train --method teacher $COMMON --epochs "$TEACHER_EPOCHS" --out "$OUT/teacher"
+[ -f "$OUT/odd/metrics.json" ] ||
+  md train --method odd --teacher "$OUT/teacher" $COMMON --epochs "$STUDENT_EPOCHS" \
+    --temperature 2 --class-weighting balanced --out "$OUT/odd"
+trained=$(date +%s)
+[ -f "$OUT/export/model.int8.onnx" ] ||
+  md export "$OUT/odd" --out "$OUT/export" --int8 --no-keep-fp32 --name general-odd-int8
+echo "{\"seed\": $SEED, \"train_and_export_seconds\": $(($(date +%s) - started)), \"train_seconds\": $((trained - started))}" \
+  >"$OUT/timing.json"
+
+# Scores: the general test split (pooled and per source), hate_speech18's original 1,095-row test
+# split (hate vs rest), and the behavioural check (exit 1 = a target missed: keep going).
+md evaluate "$OUT/export" --data "$DATA" --emoji-names --json --output "$OUT/eval-general.json" >/dev/null
+md evaluate "$OUT/export" --data "$HS18" --hate-vs-rest --json --output "$OUT/eval-hs18.json" >/dev/null
+md check "$OUT/export" --json --out "$OUT/check.json" >/dev/null || true
