@@ -97,9 +97,12 @@ def baselines(data: str) -> dict[str, dict]:
     result = {}
     for split in ("validation", "test"):
         y = np.asarray(splits[split]["label"])
-        result[f"majority/{split}"] = compute_metrics(y, np.full_like(y, majority), splits.labels)
+        majority_scores = compute_metrics(y, np.full_like(y, majority), splits.labels)
+        result[f"majority/{split}"] = majority_scores.model_dump(exclude_none=True)
         predicted = model.predict(vectorizer.transform(splits[split]["text"]))
-        result[f"tfidf/{split}"] = compute_metrics(y, predicted, splits.labels)
+        result[f"tfidf/{split}"] = compute_metrics(y, predicted, splits.labels).model_dump(
+            exclude_none=True
+        )
     return result
 
 

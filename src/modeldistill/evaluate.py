@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
+from modeldistill.artifacts import Metrics, SplitMetrics, read_inference, write_metrics
 from modeldistill.config import add_arguments as add_config_arguments
 from modeldistill.config import from_args
 from modeldistill.data import DataConfig, load_splits
@@ -26,7 +27,9 @@ TOXIC_LABEL = "hate"
 WEIGHT_FILES = ("model.safetensors", "model.onnx", "model.int8.onnx")
 
 
-def compute_metrics(labels: np.ndarray, predictions: np.ndarray, label_names: list[str]) -> dict:
+def compute_metrics(
+    labels: np.ndarray, predictions: np.ndarray, label_names: list[str]
+) -> SplitMetrics:
     """Accuracy, macro/weighted F1, per-class P/R/F1, hate-vs-rest P/R/F1, confusion matrix."""
     labels = np.asarray(labels)
     predictions = np.asarray(predictions)
@@ -61,7 +64,7 @@ def compute_metrics(labels: np.ndarray, predictions: np.ndarray, label_names: li
             labels == toxic, predictions == toxic, average="binary", zero_division=0
         )
         result["hate"] = {"precision": float(p), "recall": float(r), "f1": float(f)}
-    return result
+    return SplitMetrics.model_validate(result)
 
 
 def count_parameters(model_dir: Path) -> int:
@@ -70,12 +73,8 @@ def count_parameters(model_dir: Path) -> int:
 
     weights = model_dir / "model.safetensors"
     if not weights.is_file():  # an int8-only export records the count it was made from
-        info = model_dir / "inference.json"
-        return (
-            int(json.loads(info.read_text(encoding="utf-8")).get("parameters", 0))
-            if info.is_file()
-            else 0
-        )
+        settings = read_inference(model_dir)
+        return (settings.parameters or 0) if settings else 0
     total = 0
     with safe_open(str(weights), framework="np") as handle:
         for name in handle.keys():  # noqa: SIM118 - safe_open is not a mapping
@@ -94,7 +93,7 @@ def size_on_disk(model_dir: Path, backend: str | None = None) -> int:
     return sum((model_dir / name).stat().st_size for name in names if (model_dir / name).is_file())
 
 
-def evaluate_folder(model_dir: Path, splits, split: str = "test", backend: str = "auto") -> dict:
+def evaluate_folder(model_dir: Path, splits, split: str = "test", backend: str = "auto") -> Metrics:
     from modeldistill.inference import Classifier
 
     classifier = Classifier.load(model_dir, backend=backend)
@@ -105,44 +104,39 @@ def evaluate_folder(model_dir: Path, splits, split: str = "test", backend: str =
         )
     predictions = classifier.predict(list(dataset["text"]))
     predicted_ids = np.array([classifier.labels.index(p.label) for p in predictions])
-    metrics = compute_metrics(np.array(dataset["label"]), predicted_ids, splits.labels)
-    return {
-        "model": str(model_dir),
-        "backend": classifier.backend,
-        "split": split,
-        **metrics,
-        "parameters": count_parameters(model_dir),
-        "size_bytes": size_on_disk(model_dir, classifier.backend),
-    }
+    scores = compute_metrics(np.array(dataset["label"]), predicted_ids, splits.labels)
+    return Metrics(
+        model=str(model_dir),
+        backend=classifier.backend,
+        split=split,
+        **dict(scores),
+        parameters=count_parameters(model_dir),
+        size_bytes=size_on_disk(model_dir, classifier.backend),
+    )
 
 
-def format_metrics(metrics: dict) -> str:
+def format_metrics(metrics: Metrics) -> str:
     lines = [
-        f"{metrics.get('model', '')} on {metrics.get('split', '')} ({metrics['num_examples']:,} rows)",
-        f"accuracy {metrics['accuracy']:.4f}   macro-F1 {metrics['macro_f1']:.4f}   "
-        f"weighted-F1 {metrics['weighted_f1']:.4f}",
+        f"{metrics.model} on {metrics.split} ({metrics.num_examples:,} rows)",
+        f"accuracy {metrics.accuracy:.4f}   macro-F1 {metrics.macro_f1:.4f}   "
+        f"weighted-F1 {metrics.weighted_f1:.4f}",
     ]
-    if "hate" in metrics:
-        hate = metrics["hate"]
+    if metrics.hate is not None:
+        hate = metrics.hate
         lines.append(
-            f"hate vs rest: precision {hate['precision']:.4f}  recall {hate['recall']:.4f}  F1 {hate['f1']:.4f}"
+            f"hate vs rest: precision {hate.precision:.4f}  recall {hate.recall:.4f}  F1 {hate.f1:.4f}"
         )
-    width = max(10, *(len(name) for name in metrics["labels"]))
+    width = max(10, *(len(name) for name in metrics.labels))
     lines.append(f"{'class':<{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}")
-    for name, row in metrics["per_class"].items():
+    for name, row in metrics.per_class.items():
         lines.append(
-            f"{name:<{width}} {row['precision']:>9.4f} {row['recall']:>9.4f} {row['f1']:>9.4f} {row['support']:>8}"
+            f"{name:<{width}} {row.precision:>9.4f} {row.recall:>9.4f} {row.f1:>9.4f} {row.support:>8}"
         )
     lines.append(
-        "confusion matrix (rows = true, columns = predicted): " + ", ".join(metrics["labels"])
+        "confusion matrix (rows = true, columns = predicted): " + ", ".join(metrics.labels)
     )
-    lines += [
-        "  " + " ".join(f"{count:>6}" for count in row) for row in metrics["confusion_matrix"]
-    ]
-    if "parameters" in metrics:
-        lines.append(
-            f"parameters {metrics['parameters']:,}   size {metrics['size_bytes'] / 1e6:.1f} MB"
-        )
+    lines += ["  " + " ".join(f"{count:>6}" for count in row) for row in metrics.confusion_matrix]
+    lines.append(f"parameters {metrics.parameters:,}   size {metrics.size_bytes / 1e6:.1f} MB")
     return "\n".join(lines)
 
 
@@ -161,6 +155,6 @@ def main(args: argparse.Namespace) -> int:
     splits = load_splits(from_args(DataConfig, args))
     metrics = evaluate_folder(args.model, splits, args.split, args.backend)
     if args.output:
-        args.output.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(metrics, indent=2) if args.json else format_metrics(metrics))
+        write_metrics(args.output, metrics)
+    print(json.dumps(metrics.to_dict(), indent=2) if args.json else format_metrics(metrics))
     return 0

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from modeldistill.artifacts import METRICS_FILE, read_json_object, read_metrics
 from modeldistill.config import add_arguments as add_config_arguments
 from modeldistill.config import from_args, option, require, to_jsonable
 from modeldistill.data import DataConfig, load_splits
@@ -53,7 +54,7 @@ class ExperimentConfig:
 
 
 def _finished(folder: Path) -> bool:
-    return (folder / "metrics.json").is_file() and (folder / "model.safetensors").is_file()
+    return (folder / METRICS_FILE).is_file() and (folder / "model.safetensors").is_file()
 
 
 def run_experiment(experiment: ExperimentConfig, base: TrainConfig, data: DataConfig) -> dict:
@@ -90,7 +91,9 @@ def run_experiment(experiment: ExperimentConfig, base: TrainConfig, data: DataCo
         train(config, data, splits)
         timings[method] = round(time.perf_counter() - started, 1)
     results = {
-        "methods": {m: _read_json(folder / "metrics.json") for m, folder in folders.items()},
+        "methods": {
+            m: read_metrics(folder / METRICS_FILE).to_dict() for m, folder in folders.items()
+        },
         "data": splits.summary(),
         "config": {
             "run": to_jsonable(experiment),
@@ -104,10 +107,6 @@ def run_experiment(experiment: ExperimentConfig, base: TrainConfig, data: DataCo
     )
     write_report(experiment.out, folders)
     return results
-
-
-def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _read_log(folder: Path) -> list[dict]:
@@ -132,10 +131,13 @@ def write_report(out: Path, folders: dict[str, Path]) -> Path:
         "| parameters | size (MB) | train time (s) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    all_metrics = {
+        method: read_metrics(folder / METRICS_FILE) for method, folder in folders.items()
+    }
     for method, folder in folders.items():
-        metrics = _read_json(folder / "metrics.json")
-        model_config = _read_json(folder / "config.json")
-        line = _best_epoch_line(folder, metrics.get("best_epoch", 0))
+        metrics = all_metrics[method]
+        model_config = read_json_object(folder / "config.json")
+        line = _best_epoch_line(folder, metrics.best_epoch or 0)
         parts = [
             line.get(k)
             for k in (
@@ -146,30 +148,28 @@ def write_report(out: Path, folders: dict[str, Path]) -> Path:
             )
         ]
         loss = " / ".join("–" if value is None else f"{value:.4f}" for value in parts)
+        hate_f1 = metrics.hate.f1 if metrics.hate else float("nan")
         rows.append(
-            f"| {method} | {model_config.get('num_hidden_layers', '?')} | {loss} | {metrics['accuracy']:.4f} "
-            f"| {metrics['macro_f1']:.4f} | {metrics.get('hate', {}).get('f1', float('nan')):.4f} "
-            f"| {metrics['parameters']:,} | {metrics['size_bytes'] / 1e6:.1f} | {metrics.get('train_seconds', 0):.0f} |"
+            f"| {method} | {model_config.get('num_hidden_layers', '?')} | {loss} | {metrics.accuracy:.4f} "
+            f"| {metrics.macro_f1:.4f} | {hate_f1:.4f} "
+            f"| {metrics.parameters:,} | {metrics.size_bytes / 1e6:.1f} | {metrics.train_seconds or 0:.0f} |"
         )
     per_class = [
         "",
         "Per-class test F1:",
         "",
-        "| model | " + " | ".join(metrics["labels"]) + " |",
-        "|---|" + "---|" * len(metrics["labels"]),
+        "| model | " + " | ".join(metrics.labels) + " |",
+        "|---|" + "---|" * len(metrics.labels),
     ]
-    for method, folder in folders.items():
-        m = _read_json(folder / "metrics.json")
+    for method, m in all_metrics.items():
         per_class.append(
-            f"| {method} | "
-            + " | ".join(f"{m['per_class'][k]['f1']:.4f}" for k in m["labels"])
-            + " |"
+            f"| {method} | " + " | ".join(f"{m.per_class[k].f1:.4f}" for k in m.labels) + " |"
         )
     text = "\n".join(
         [
             "# Distillation experiment",
             "",
-            f"Test split: {metrics['num_examples']:,} rows. Training loss is the mean over the best "
+            f"Test split: {metrics.num_examples:,} rows. Training loss is the mean over the best "
             "epoch (by validation macro-F1), whose weights were kept.",
             "",
             *rows,
@@ -235,16 +235,16 @@ def plot_runs(out: Path, folders: dict[str, Path]) -> list[tuple[str, str]]:
     written.append(("validation macro-F1 per epoch", "val_macro_f1.png"))
 
     for method, folder in folders.items():
-        metrics = _read_json(folder / "metrics.json")
+        metrics = read_metrics(folder / METRICS_FILE)
         fig, axis = plt.subplots(figsize=(4.2, 3.8))
-        matrix = metrics["confusion_matrix"]
+        matrix = metrics.confusion_matrix
         axis.imshow(matrix, cmap="Blues")
         for i, row in enumerate(matrix):
             for j, count in enumerate(row):
                 axis.text(j, i, str(count), ha="center", va="center", fontsize=8)
-        ticks = range(len(metrics["labels"]))
-        axis.set_xticks(ticks, metrics["labels"], rotation=30, fontsize=8)
-        axis.set_yticks(ticks, metrics["labels"], fontsize=8)
+        ticks = range(len(metrics.labels))
+        axis.set_xticks(ticks, metrics.labels, rotation=30, fontsize=8)
+        axis.set_yticks(ticks, metrics.labels, fontsize=8)
         axis.set_xlabel("predicted")
         axis.set_ylabel("true")
         axis.set_title(f"{method} (test)")

@@ -38,6 +38,14 @@ from transformers import (
 )
 
 from modeldistill import losses
+from modeldistill.artifacts import (
+    METRICS_FILE,
+    Metrics,
+    RunConfig,
+    read_metrics,
+    write_metrics,
+    write_run_config,
+)
 from modeldistill.config import add_arguments as add_config_arguments
 from modeldistill.config import from_args, option, require, to_jsonable
 from modeldistill.data import DataConfig, Splits, load_splits, tokenize
@@ -453,29 +461,26 @@ def train(config: TrainConfig, data: DataConfig, splits: Splits | None = None) -
     final.config.modeldistill = {**previous, **description, "best_epoch": epoch_log.best_epoch}
     final.save_pretrained(config.out)
     tokenizer.save_pretrained(config.out)
-    run_config = {
-        "train": to_jsonable(config),
-        "data": to_jsonable(data),
-        "train_seconds": round(train_seconds, 1),
-    }
-    (config.out / "run_config.json").write_text(
-        json.dumps(run_config, indent=2) + "\n", encoding="utf-8"
+    write_run_config(
+        config.out,
+        RunConfig(train=config, data=to_jsonable(data), train_seconds=round(train_seconds, 1)),
     )
 
     test_set = tokenize(splits.test, tokenizer, data.max_length).remove_columns("text")
     logits = predict_logits(final, test_set, collator, config.eval_batch_size)
-    metrics = {
-        "model": str(config.out),
-        "backend": "torch",
-        "split": "test",
-        **compute_metrics(np.asarray(splits.test["label"]), logits.argmax(-1), splits.labels),
-        "parameters": count_parameters(config.out),
-        "size_bytes": size_on_disk(config.out, "torch"),
-        "best_epoch": epoch_log.best_epoch,
-        "best_val_macro_f1": epoch_log.best_f1,
-        "train_seconds": round(train_seconds, 1),
-    }
-    (config.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    scores = compute_metrics(np.asarray(splits.test["label"]), logits.argmax(-1), splits.labels)
+    metrics = Metrics(
+        model=str(config.out),
+        backend="torch",
+        split="test",
+        **dict(scores),
+        parameters=count_parameters(config.out),
+        size_bytes=size_on_disk(config.out, "torch"),
+        best_epoch=epoch_log.best_epoch,
+        best_val_macro_f1=epoch_log.best_f1,
+        train_seconds=round(train_seconds, 1),
+    )
+    write_metrics(config.out / METRICS_FILE, metrics)
     return config.out
 
 
@@ -487,11 +492,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     config = from_args(TrainConfig, args)
     out = train(config, from_args(DataConfig, args))
-    metrics_path = out / "metrics.json"
+    metrics_path = out / METRICS_FILE
     if metrics_path.is_file():
-        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        metrics = read_metrics(metrics_path)
+        hate_f1 = metrics.hate.f1 if metrics.hate else float("nan")
         print(
-            f"{config.method}: test accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}"
-            f"  hate F1 {metrics.get('hate', {}).get('f1', float('nan')):.4f}  -> {out}"
+            f"{config.method}: test accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}"
+            f"  hate F1 {hate_f1:.4f}  -> {out}"
         )
     return 0
