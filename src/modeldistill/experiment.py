@@ -2,7 +2,7 @@
 evaluate each on the held-out test split, and write a comparison report with plots.
 
     modeldistill run --out runs/exp                                  # hate_speech18, all methods
-    modeldistill run --data my.csv --out runs/mine --teacher bert-base-uncased
+    modeldistill run --data my.csv --out runs/mine --base-model bert-base-uncased
     modeldistill run --out runs/exp --methods odd,even --resume      # reuse runs/exp/teacher
     modeldistill run --out runs/quick --max-train-samples 500 --epochs 1
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,15 +34,16 @@ class ExperimentConfig:
     out: Path = option(
         Path("runs/experiment"), "folder for every method's model, results and report"
     )
+    base_model: str = option(
+        EMBEDDED_TEACHER,
+        "pre-trained model that the teacher and LoRA start from: Hub id, folder, or the embedded MiniLM",
+    )
     teacher: str = option(
-        EMBEDDED_TEACHER, "pre-trained teacher to fine-tune first: Hub id or folder"
+        "", "reuse this fine-tuned teacher folder (e.g. another seed's) instead of DIR/teacher"
     )
     methods: list[str] = option(["teacher", "odd", "even", "lora"], "what to train, in order")
     layers: list[int] = option([], "0-based teacher layers for the `layers` method")
     resume: bool = option(False, "skip methods whose folder already has metrics.json")
-    finetuned_teacher: str = option(
-        "", "reuse this fine-tuned teacher folder (e.g. another seed's) instead of DIR/teacher"
-    )
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -58,21 +60,22 @@ def _finished(folder: Path) -> bool:
 
 
 def run_experiment(experiment: ExperimentConfig, base: TrainConfig, data: DataConfig) -> dict:
-    splits = load_splits(data)
-    teacher_dir = Path(experiment.finetuned_teacher or experiment.out / "teacher")
-    if experiment.finetuned_teacher and not _finished(teacher_dir):
+    teacher_dir = Path(experiment.teacher or experiment.out / "teacher")
+    if experiment.teacher and not _finished(teacher_dir):
         raise UserError(
-            f"--finetuned-teacher {teacher_dir} has no model.safetensors and metrics.json"
+            f"--teacher {teacher_dir} has no model.safetensors and metrics.json: it names a "
+            "fine-tuned teacher folder (the pre-trained model to start from is --base-model)"
         )
     needs_teacher = any(m in STUDENT_METHODS for m in experiment.methods)
     if needs_teacher and "teacher" not in experiment.methods and not _finished(teacher_dir):
         raise UserError(
             f"students need a fine-tuned teacher: add `teacher` to --methods or train {teacher_dir}"
         )
+    splits = load_splits(data)
     timings = {}
     folders = {m: teacher_dir if m == "teacher" else experiment.out / m for m in experiment.methods}
     for method, folder in folders.items():
-        if method == "teacher" and experiment.finetuned_teacher:
+        if method == "teacher" and experiment.teacher:
             print(f"[teacher] reusing {folder}")
             continue
         if experiment.resume and _finished(folder):
@@ -83,7 +86,7 @@ def run_experiment(experiment: ExperimentConfig, base: TrainConfig, data: DataCo
             base,
             method=method,
             out=folder,
-            base_model=experiment.teacher,
+            base_model=experiment.base_model,
             teacher=str(teacher_dir),
             layers=experiment.layers,
         )
@@ -256,11 +259,25 @@ def plot_runs(out: Path, folders: dict[str, Path]) -> list[tuple[str, str]]:
     return written
 
 
+class _Renamed(argparse.Action):
+    """An old flag name that still works, with a note of its new name."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        new = "--" + self.dest.replace("_", "-")
+        print(f"modeldistill run: {option_string} is now called {new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+# TrainConfig fields that ExperimentConfig replaces: `run` takes every other `train` flag.
+REPLACED_TRAIN_FLAGS = ("method", "out", "teacher", "base_model", "layers")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, ExperimentConfig)
-    add_config_arguments(
-        parser, TrainConfig, skip=("method", "out", "teacher", "base_model", "layers")
+    parser.add_argument(
+        "--finetuned-teacher", dest="teacher", action=_Renamed, help=argparse.SUPPRESS
     )
+    add_config_arguments(parser, TrainConfig, skip=REPLACED_TRAIN_FLAGS)
     add_config_arguments(parser, DataConfig)
 
 
