@@ -7,8 +7,9 @@
     accelerate launch --num_processes 2 -m modeldistill train ...       # DDP, nothing to change
 
 Training is transformers' Trainer (optimiser, linear schedule, length-grouped batches, DDP through
-accelerate); the subclasses below only change the loss. The best epoch by validation macro-F1 is
-kept in memory and restored at the end, so no optimiser checkpoint (a pickle) is ever written.
+accelerate); its subclasses in `modeldistill.trainers` only change the loss. The best epoch by
+validation macro-F1 is kept in memory and restored at the end, so no optimiser checkpoint (a
+pickle) is ever written.
 Students learn from teacher logits computed once before training: the teacher is frozen, so they
 would be the same every epoch. The folder written is what `from_pretrained` loads, plus
 `run_config.json`, `train_log.jsonl` (one line per epoch) and `metrics.json` (test split).
@@ -17,23 +18,17 @@ would be the same every epoch. The folder written is what `from_pretrained` load
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import f1_score
 from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
-    DataCollatorWithPadding,
-    Trainer,
-    TrainerCallback,
     TrainingArguments,
 )
 
@@ -53,6 +48,13 @@ from modeldistill.errors import UserError
 from modeldistill.evaluate import compute_metrics, count_parameters, size_on_disk
 from modeldistill.paths import EMBEDDED_TEACHER, resolve_teacher
 from modeldistill.student import make_student
+from modeldistill.trainers import (
+    ClassifierTrainer,
+    DistillationCollator,
+    DistillationTrainer,
+    EpochLog,
+    validation_metrics,
+)
 
 log = logging.getLogger(__name__)
 METHODS = ("teacher", "odd", "even", "layers", "lora")
@@ -131,162 +133,6 @@ class TrainConfig:
             self.weight_cosine,
             self.weight_hidden,
         )
-
-
-class DistillationCollator:
-    """Pads token ids per batch and carries precomputed teacher logits along."""
-
-    def __init__(self, tokenizer) -> None:
-        self.pad = DataCollatorWithPadding(tokenizer)
-
-    def __call__(self, features: list[dict]) -> dict:
-        token_keys = ("input_ids", "attention_mask", "token_type_ids", "label")
-        batch = self.pad([{k: f[k] for k in token_keys if k in f} for f in features])
-        if "teacher_logits" in features[0]:
-            batch["teacher_logits"] = torch.tensor(
-                [f["teacher_logits"] for f in features], dtype=torch.float32
-            )
-        return batch
-
-
-class ClassifierTrainer(Trainer):
-    """Cross-entropy training (teacher fine-tuning, LoRA) that logs its loss components per epoch."""
-
-    def __init__(self, *args, class_weights: torch.Tensor | None = None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.class_weights = class_weights
-        self._component_sums: dict[str, float] = defaultdict(float)
-        self._component_steps = 0
-
-    def loss_terms(self, model, inputs: dict, labels: torch.Tensor) -> tuple[dict, object]:
-        outputs = model(**inputs)
-        weights = (
-            None if self.class_weights is None else self.class_weights.to(outputs.logits.device)
-        )
-        return {
-            "classification": losses.classification_loss(outputs.logits, labels, weights)
-        }, outputs
-
-    def combine(self, terms: dict) -> torch.Tensor:
-        return terms["classification"]
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        inputs = dict(inputs)
-        labels = inputs.pop("labels")
-        teacher_logits = inputs.pop("teacher_logits", None)
-        if not model.training:  # validation loss: the task loss, comparable across methods
-            outputs = model(**inputs)
-            loss = losses.classification_loss(outputs.logits, labels)
-            return (loss, outputs) if return_outputs else loss
-        if teacher_logits is not None:
-            inputs["teacher_logits"] = teacher_logits
-        terms, outputs = self.loss_terms(model, inputs, labels)
-        for name, value in terms.items():
-            self._component_sums[name] += float(value.detach())
-        self._component_steps += 1
-        loss = self.combine(terms)
-        return (loss, outputs) if return_outputs else loss
-
-    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        if "loss" in logs and self._component_steps:
-            names = sorted(self._component_sums)
-            means = torch.tensor([self._component_sums[n] / self._component_steps for n in names])
-            means = self.accelerator.reduce(means.to(self.args.device), reduction="mean").cpu()
-            logs.update(
-                {
-                    f"loss_{name}": round(float(value), 6)
-                    for name, value in zip(names, means, strict=True)
-                }
-            )
-            self._component_sums.clear()
-            self._component_steps = 0
-        super().log(logs, start_time)
-
-
-class DistillationTrainer(ClassifierTrainer):
-    """CE + temperature KL + cosine (+ optional hidden-state MSE) against a frozen teacher."""
-
-    def __init__(
-        self, *args, weights: losses.LossWeights, temperature: float, teacher=None, **kwargs
-    ):
-        super().__init__(*args, **kwargs)
-        self.weights = weights
-        self.temperature = temperature
-        self.teacher = teacher.eval().to(self.args.device) if teacher is not None else None
-
-    def loss_terms(self, model, inputs: dict, labels: torch.Tensor):
-        teacher_logits = inputs.pop("teacher_logits", None)
-        need_hidden = self.weights.hidden > 0
-        outputs = model(**inputs, output_hidden_states=need_hidden)
-        teacher_hidden = None
-        if self.teacher is not None:  # online only when hidden states are needed
-            with torch.no_grad():
-                teacher_out = self.teacher(**inputs, output_hidden_states=need_hidden)
-            teacher_logits, teacher_hidden = teacher_out.logits, teacher_out.hidden_states
-        weights = (
-            None if self.class_weights is None else self.class_weights.to(outputs.logits.device)
-        )
-        terms = {
-            "classification": losses.classification_loss(outputs.logits, labels, weights),
-            "divergence": losses.divergence_loss(outputs.logits, teacher_logits, self.temperature),
-            "cosine": losses.cosine_loss(outputs.logits, teacher_logits),
-        }
-        if need_hidden:
-            layer_map = self.accelerator.unwrap_model(model).config.modeldistill["layer_map"]
-            terms["hidden"] = losses.hidden_state_loss(
-                outputs.hidden_states, teacher_hidden, layer_map, inputs["attention_mask"]
-            )
-        return terms, outputs
-
-    def combine(self, terms: dict) -> torch.Tensor:
-        return losses.combine(terms, self.weights)
-
-
-class EpochLog(TrainerCallback):
-    """Keeps the best epoch's weights (validation macro-F1) and writes one JSONL line per epoch."""
-
-    def __init__(self, log_path: Path) -> None:
-        self.log_path = log_path
-        self.best_f1 = -1.0
-        self.best_epoch = 0
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self._train: dict = {}
-        self._started = time.perf_counter()
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        logs = logs or {}
-        if "loss" in logs:
-            self._train = {k: v for k, v in logs.items() if k == "loss" or k.startswith("loss_")}
-        if "eval_macro_f1" in logs and state.is_world_process_zero:
-            line = {
-                "epoch": round(state.epoch or 0),
-                **{f"train_{k}": v for k, v in self._train.items()},
-                "val_loss": logs.get("eval_loss"),
-                "val_accuracy": logs.get("eval_accuracy"),
-                "val_macro_f1": logs.get("eval_macro_f1"),
-                "elapsed_s": round(time.perf_counter() - self._started, 1),
-            }
-            with self.log_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(line) + "\n")
-
-    def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
-        if metrics and metrics.get("eval_macro_f1", -1) > self.best_f1:
-            self.best_f1 = metrics["eval_macro_f1"]
-            self.best_epoch = round(state.epoch or 0)
-            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    def on_train_end(self, args, state, control, model=None, **kwargs):
-        if self.best_state is not None:
-            model.load_state_dict(self.best_state)
-
-
-def _validation_metrics(prediction) -> dict:
-    predicted = np.argmax(prediction.predictions, axis=-1)
-    labels = prediction.label_ids
-    return {
-        "accuracy": float((predicted == labels).mean()),
-        "macro_f1": float(f1_score(labels, predicted, average="macro", zero_division=0)),
-    }
 
 
 @torch.no_grad()
@@ -433,7 +279,7 @@ def train(config: TrainConfig, data: DataConfig, splits: Splits | None = None) -
         eval_dataset=validation_set,
         data_collator=collator,
         processing_class=tokenizer,
-        compute_metrics=_validation_metrics,
+        compute_metrics=validation_metrics(splits.labels),
         callbacks=[epoch_log],
         class_weights=_class_weights(splits) if config.class_weighting == "balanced" else None,
     )
