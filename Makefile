@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 PORT ?= 8000
 
-.PHONY: install browser demo test lint format experiment clean
+.PHONY: install browser demo test test-fast lint format experiment clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,10 @@ demo: install
 
 test: install browser
 	$(BIN)/python -m pytest
+
+# Everything but the tests marked slow (those taking more than a few seconds).
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: install
 	$(BIN)/ruff check src tests scripts

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from conftest import LABELS
+from helpers import LABELS
 from modeldistill.artifacts import (
     Metrics,
     RunConfig,

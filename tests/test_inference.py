@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import build_tiny_bert
+from helpers import build_tiny_bert
 from modeldistill.artifacts import read_inference, write_inference
 from modeldistill.constants import CHECK_TEXTS
 from modeldistill.errors import UserError
@@ -58,9 +58,8 @@ def build_separated_bert(out_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_bert_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("exported") / "tiny"
-    return export_model(tiny_bert_dir, ExportConfig(out=out, int8=True))
+def exported(int8_export) -> Path:
+    return int8_export
 
 
 @pytest.fixture(scope="module")

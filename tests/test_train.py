@@ -156,6 +156,7 @@ def test_lora_adapter_round_trip_and_merged_equals_unmerged(tiny_bert_dir, data_
     assert torch.allclose(folder_model, from_adapter, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_experiment_run_writes_results_report_and_plots(
     tiny_bert_dir, data_config, tmp_path, capsys
 ):
