@@ -11,7 +11,8 @@ number existed (format 0), whose keys are those of format 1, so it is read as fo
 with a higher number than this release knows, or whose content does not fit its class, is refused
 with a UserError that names the file and says what to do.
 
-This module imports no torch: `inference` reads these files on the light ONNX-only path.
+This module imports no torch (nor does `train_config`): `inference` reads these files on the light
+ONNX-only path.
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from modeldistill.config import to_jsonable
 from modeldistill.errors import UserError
-
-if TYPE_CHECKING:
-    from modeldistill.train import TrainConfig
+from modeldistill.train_config import TrainConfig
 
 RUN_CONFIG_FILE = "run_config.json"
 INFERENCE_FILE = "inference.json"
@@ -144,8 +144,6 @@ class RunConfig:
         return source if isinstance(source, str) and source else None
 
     def to_dict(self) -> dict[str, Any]:
-        from modeldistill.config import to_jsonable
-
         payload = {"train": to_jsonable(self.train), "data": self.data}
         if self.train_seconds is not None:
             payload["train_seconds"] = self.train_seconds
@@ -231,9 +229,6 @@ def read_run_config(folder: Path) -> RunConfig | None:
     path = folder / RUN_CONFIG_FILE
     if not path.is_file():
         return None
-    # Imported here: the training config lives with training, which the ONNX path never loads.
-    from modeldistill.train import TrainConfig
-
     remedy = "delete it (the model card then omits the training settings) or train the model again"
     data = _payload(path, RUN_CONFIG_FORMAT, remedy)
     train, block = data.pop("train", None), data.pop("data", None)

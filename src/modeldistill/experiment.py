@@ -26,7 +26,8 @@ from modeldistill.config import from_args, option, require, to_jsonable
 from modeldistill.data import DataConfig, load_splits
 from modeldistill.errors import UserError
 from modeldistill.paths import EMBEDDED_TEACHER
-from modeldistill.train import METHODS, STUDENT_METHODS, TrainConfig, train
+from modeldistill.train import train
+from modeldistill.train_config import METHODS, STUDENT_METHODS, TrainConfig
 
 
 @dataclass
