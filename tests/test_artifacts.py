@@ -118,3 +118,19 @@ def test_a_folder_without_the_optional_files_reads_as_none(tmp_path):
     (tmp_path / "inference.json").write_text("[1, 2]")
     with pytest.raises(UserError, match="does not hold a JSON object"):
         read_inference(tmp_path)
+
+
+def test_reading_artifacts_loads_neither_torch_nor_transformers():
+    """The ONNX serving path reads inference.json and metrics.json; it must stay light."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from modeldistill import inference, artifacts; "
+        "artifacts.read_run_config(Path(sys.argv[1])); "
+        "print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code, str(SHIPPED)], capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "[]"

@@ -112,6 +112,8 @@ def export_model(
             stacklevel=2,
         )
         config = ExportConfig(out=Path(config), **{"onnx": True, "int8": True, **legacy})
+        if isinstance(data, (str, Path)):
+            data = DataConfig(data=str(data))
     model_dir, out_dir = Path(model_dir), config.out
     if data is None and config.data is not None:
         data = DataConfig(data=config.data)
