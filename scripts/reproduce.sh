@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/hate_speech18}
 RUNS=${RUNS:-runs}
 md() { .venv/bin/modeldistill "$@"; }
-SHARED_TEACHER="--finetuned-teacher $RUNS/seed1234/teacher"
+SHARED_TEACHER="--teacher $RUNS/seed1234/teacher"
 ODD_ONLY="$SHARED_TEACHER --methods odd --resume --no-progress --seed 1234"
 
 # 1. The original's recipe with a teacher fine-tuned first: teacher, odd, even, LoRA (seed 1234).

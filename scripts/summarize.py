@@ -12,10 +12,19 @@ import argparse
 import json
 import shutil
 import statistics
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from modeldistill.artifacts import (
+    METRICS_FILE,
+    InferenceSettings,
+    Metrics,
+    read_inference,
+    read_metrics,
+)
 from modeldistill.data import DataConfig, load_splits
 from modeldistill.evaluate import compute_metrics
 
@@ -97,9 +106,12 @@ def baselines(data: str) -> dict[str, dict]:
     result = {}
     for split in ("validation", "test"):
         y = np.asarray(splits[split]["label"])
-        result[f"majority/{split}"] = compute_metrics(y, np.full_like(y, majority), splits.labels)
+        majority_scores = compute_metrics(y, np.full_like(y, majority), splits.labels)
+        result[f"majority/{split}"] = majority_scores.model_dump(exclude_none=True)
         predicted = model.predict(vectorizer.transform(splits[split]["text"]))
-        result[f"tfidf/{split}"] = compute_metrics(y, predicted, splits.labels)
+        result[f"tfidf/{split}"] = compute_metrics(y, predicted, splits.labels).model_dump(
+            exclude_none=True
+        )
     return result
 
 
@@ -208,88 +220,159 @@ def targets(
     return lines
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=Path, default=Path("runs"))
-    parser.add_argument("--data", default="../shared/data/hate_speech18")
-    parser.add_argument("--bench", type=Path, default=Path("docs/results/bench.json"))
-    parser.add_argument("--shipped", type=Path, default=Path("models/default"))
-    parser.add_argument("--out", type=Path, default=Path("docs/results.md"))
-    args = parser.parse_args()
+@dataclass
+class Report:
+    """What the sections read: the runs' files, loaded once."""
 
+    args: argparse.Namespace
+    seeds: list[Path]
+    per_method: dict[str, list[dict]]
+    labels: list[str]
+    groups: dict[str, list[dict]]
+    base: dict[str, dict]
+    bench: dict | None
+    latency: dict[tuple[str, str, int], dict]
+    first_run: dict = field(default_factory=dict)
+
+    def p50(self, shape: str, backend: str = "torch") -> str:
+        row = self.latency.get((shape, backend, 1))
+        return f"{row['p50_ms']:.2f}" if row else "–"
+
+    @property
+    def metric_columns(self) -> list[str]:
+        return ["accuracy", "macro-F1", "hate F1", *(f"F1 {label}" for label in self.labels)]
+
+
+def load(args: argparse.Namespace) -> Report:
     seeds = sorted(args.runs.glob("seed*/results.json"))
+    if not seeds:
+        raise SystemExit(
+            f"summarize.py: no {args.runs}/seed*/results.json: run scripts/reproduce.sh"
+        )
     per_method: dict[str, list[dict]] = {}
     for path in seeds:
         for method, metrics in read_json(path)["methods"].items():
             if method == "teacher" and method in per_method:
                 continue  # the teacher is shared between seeds: count it once
             per_method.setdefault(method, []).append(metrics)
-    labels = next(iter(per_method.values()))[0]["labels"]
-    groups = load_groups(args.runs)
-    base = baselines(args.data)
-    latency = latency_table(read_json(args.bench) if args.bench.is_file() else None)
+    bench = read_json(args.bench) if args.bench.is_file() else None
+    return Report(
+        args=args,
+        seeds=seeds,
+        per_method=per_method,
+        labels=next(iter(per_method.values()))[0]["labels"],
+        groups=load_groups(args.runs),
+        base=baselines(args.data),
+        bench=bench,
+        latency=latency_table(bench),
+        first_run=read_json(seeds[0]),
+    )
 
-    def p50(shape: str, backend: str = "torch") -> str:
-        row = latency.get((shape, backend, 1))
-        return f"{row['p50_ms']:.2f}" if row else "–"
 
-    metric_columns = ["accuracy", "macro-F1", "hate F1", *(f"F1 {label}" for label in labels)]
-    out: list[str] = [
+def paragraph(text: str) -> list[str]:
+    """A paragraph wrapped as the report's hand-written ones are."""
+    return textwrap.wrap(text, width=90)
+
+
+def machine(bench: dict | None) -> str:
+    """The machine the runs were timed on, as bench recorded it."""
+    info = (bench or {}).get("machine") or {}
+    if not info.get("cpus"):
+        return "machine not recorded"
+    gpu = ", no GPU" if str(info.get("torch", "")).endswith("+cpu") else ""
+    return f"{info['cpus']}-core CPU{gpu}"
+
+
+def split_counts(results: dict, split: str) -> tuple[int, str]:
+    """(rows, "n label, n label ...") of a split, from the data summary a run wrote."""
+    summary = results["data"]["splits"][split]
+    counts = ", ".join(f"{n} {label}" for label, n in summary["per_class"].items())
+    return summary["rows"], counts
+
+
+def intro_section(report: Report) -> list[str]:
+    rows, counts = split_counts(report.first_run, "test")
+    seeds = ", ".join(p.parent.name for p in report.seeds)
+    epochs = report.first_run["config"]["train"]["epochs"]
+    return [
         "# Results: distilling a fine-tuned MiniLM on hate_speech18",
         "",
-        "All figures below were written by the runs of `scripts/reproduce.sh` (2-core CPU, no GPU)",
-        "and collected by `python scripts/summarize.py`; test split = 1,095 rows (954 noHate, 112",
-        "hate, 8 idk/skip, 21 relation). Mean ± sample standard deviation over the seeds listed",
-        f"({', '.join(p.parent.name for p in seeds)}); the fine-tuned teacher is shared by all seeds.",
+        *paragraph(
+            "All figures below were written by the runs of `scripts/reproduce.sh` "
+            f"({machine(report.bench)}) and collected by `python scripts/summarize.py`; test "
+            f"split = {rows:,} rows ({counts}). Mean ± sample standard deviation over the seeds "
+            f"listed ({seeds}); the fine-tuned teacher is shared by all seeds."
+        ),
         "",
         "## Test split, the original's recipe",
         "",
-        "Latency: `modeldistill bench` p50 at batch 1 in PyTorch fp32, tokenisation included, on",
-        "the exported teacher and recommended odd student (even has the odd student's shape, merged",
-        "LoRA the teacher's). Train time: wall seconds for 5 epochs on this machine.",
+        *paragraph(
+            "Latency: `modeldistill bench` p50 at batch 1 in PyTorch fp32, tokenisation included, "
+            "on the exported teacher and recommended odd student (even has the odd student's "
+            "shape, merged LoRA the teacher's). Train time: wall seconds for "
+            f"{epochs} epochs on this machine."
+        ),
         "",
-        *header("model", "seeds", *metric_columns, "parameters", "size (MB)", "latency (ms)",
-                "train time (s)"),
+    ]
+
+
+def original_recipe_section(report: Report) -> list[str]:
+    labels = report.labels
+    out = [
+        *header("model", "seeds", *report.metric_columns, "parameters", "size (MB)",
+                "latency (ms)", "train time (s)"),
     ]  # fmt: skip
-    for method, runs in per_method.items():
+    for method, runs in report.per_method.items():
         out.append(
             f"| {method} | {len(runs)} | {metric_cells(runs, labels)} "
             f"| {runs[0]['parameters']:,} | {runs[0]['size_bytes'] / 1e6:.1f} "
-            f"| {p50(BENCH_SHAPE.get(method, method))} "
+            f"| {report.p50(BENCH_SHAPE.get(method, method))} "
             f"| {fmt([r.get('train_seconds', 0) for r in runs], 0)} |"
         )
     for name in ("majority", "tfidf"):
-        m = base[f"{name}/test"]
+        m = report.base[f"{name}/test"]
         title = "majority class" if name == "majority" else "TF-IDF + logistic regression"
         out.append(
             f"| {title} | – | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['hate']['f1']:.4f} | "
             + " | ".join(f"{m['per_class'][label]['f1']:.3f}" for label in labels)
             + " | – | – | – | – |"
         )
-    if "odd" in per_method and "even" in per_method:
-        odd, even = ([r["macro_f1"] for r in per_method[m]] for m in ("odd", "even"))
+    if "odd" in report.per_method and "even" in report.per_method:
+        odd, even = ([r["macro_f1"] for r in report.per_method[m]] for m in ("odd", "even"))
         out += ["", f"Odd minus even, test macro-F1: {verdict(odd, even)}."]
+    return out
 
-    if groups:
-        out += [
-            "",
-            "## Improved recipes over three seeds (test split)",
-            "",
-            "Each row is compared with the same method's original-recipe row above (macro-F1).",
-            "",
-            *header("recipe", "seeds", *metric_columns, "val macro-F1", "train time (s)",
-                    "against the original recipe"),
-        ]  # fmt: skip
-        for name, runs in groups.items():
-            reference = [r["macro_f1"] for r in per_method.get(runs[0]["method"], [])]
-            out.append(
-                f"| {GROUPS[name][0]} | {len(runs)} | {metric_cells(runs, labels)} "
-                f"| {fmt([r['best_val_macro_f1'] for r in runs])} "
-                f"| {fmt([r.get('train_seconds', 0) for r in runs], 0)} "
-                f"| {verdict([r['macro_f1'] for r in runs], reference) if reference else '–'} |"
-            )
 
-    out += [
+def count_word(n: int) -> str:
+    return {2: "two", 3: "three", 4: "four", 5: "five"}.get(n, str(n))
+
+
+def improved_recipes_section(report: Report) -> list[str]:
+    if not report.groups:
+        return []
+    seeds = max(len(runs) for runs in report.groups.values())
+    out = [
+        "",
+        f"## Improved recipes over {count_word(seeds)} seeds (test split)",
+        "",
+        "Each row is compared with the same method's original-recipe row above (macro-F1).",
+        "",
+        *header("recipe", "seeds", *report.metric_columns, "val macro-F1", "train time (s)",
+                "against the original recipe"),
+    ]  # fmt: skip
+    for name, runs in report.groups.items():
+        reference = [r["macro_f1"] for r in report.per_method.get(runs[0]["method"], [])]
+        out.append(
+            f"| {GROUPS[name][0]} | {len(runs)} | {metric_cells(runs, report.labels)} "
+            f"| {fmt([r['best_val_macro_f1'] for r in runs])} "
+            f"| {fmt([r.get('train_seconds', 0) for r in runs], 0)} "
+            f"| {verdict([r['macro_f1'] for r in runs], reference) if reference else '–'} |"
+        )
+    return out
+
+
+def original_project_section(report: Report) -> list[str]:
+    out = [
         "",
         "## Against the original project (validation split, accuracy)",
         "",
@@ -299,146 +382,193 @@ def main() -> int:
         *header("model", "original", "this project"),
     ]
     for method in ("odd", "even", "lora"):
-        if method in per_method:
+        if method in report.per_method:
             ours = [
                 best_validation_accuracy(Path(r["model"]), r["best_epoch"])
-                for r in per_method[method]
+                for r in report.per_method[method]
             ]
             out.append(f"| {method} | {ORIGINAL_VALIDATION_ACCURACY[method]:.4f} | {fmt(ours)} |")
+    base = report.base
     out.append(f"| majority class | – | {base['majority/validation']['accuracy']:.4f} |")
     out.append(f"| TF-IDF + logistic regression | – | {base['tfidf/validation']['accuracy']:.4f} |")
+    return out
 
-    ablation_rows = []
+
+def ablations_section(report: Report) -> list[str]:
+    rows = []
     for folder, (title, reference_name) in ABLATIONS.items():
-        found = method_metrics(args.runs, folder)
+        found = method_metrics(report.args.runs, folder)
         if not found:
             continue
         method, metrics = found
-        reference = groups.get(reference_name) if reference_name else per_method.get(method)
+        reference = (
+            report.groups.get(reference_name) if reference_name else report.per_method.get(method)
+        )
         if not reference:
             continue
         spread = mean_std([r["macro_f1"] for r in reference])[1]
         delta = metrics["macro_f1"] - reference[0]["macro_f1"]
         effect = "no difference (within the seed spread)" if abs(delta) <= spread else "real"
         against = GROUPS[reference_name][0] if reference_name else f"{method}, original recipe"
-        ablation_rows.append(
+        rows.append(
             f"| {title} | {against} | {metrics['best_val_macro_f1']:.4f} "
             f"| {metrics['accuracy']:.4f} | {metrics['macro_f1']:.4f} | {metrics['hate']['f1']:.4f} "
             f"| {delta:+.4f} | {effect} |"
         )
-    if ablation_rows:
-        out += [
-            "",
-            "## One change at a time (seed 1234, test split)",
-            "",
-            "Δ is against the seed-1234 run of the row named in *against*; a change whose |Δ| is",
-            "within that recipe's standard deviation over seeds counts as no difference.",
-            "",
-            *header(
-                "change",
-                "against",
-                "val macro-F1",
-                "accuracy",
-                "macro-F1",
-                "hate F1",
-                "Δ macro-F1",
-                "effect",
-            ),  # fmt: skip
-            *ablation_rows,
-        ]
-    best = recommended(per_method, groups)
-    if best:
-        title, runs = best
-        out += [
-            "",
-            f"Recommended student recipe (highest mean **validation** macro-F1 over its seeds, "
-            f"{fmt([r['best_val_macro_f1'] for r in runs])}): **{title}**; on test: accuracy "
-            f"{fmt([r['accuracy'] for r in runs])}, macro-F1 {fmt([r['macro_f1'] for r in runs])}, "
-            f"hate F1 {fmt([r['hate']['f1'] for r in runs])}.",
-        ]
+    if not rows:
+        return []
+    return [
+        "",
+        "## One change at a time (seed 1234, test split)",
+        "",
+        "Δ is against the seed-1234 run of the row named in *against*; a change whose |Δ| is",
+        "within that recipe's standard deviation over seeds counts as no difference.",
+        "",
+        *header("change", "against", "val macro-F1", "accuracy", "macro-F1", "hate F1",
+                "Δ macro-F1", "effect"),
+        *rows,
+    ]  # fmt: skip
 
-    shipped = args.shipped / "metrics.json"
-    info = read_json(args.shipped / "inference.json") if shipped.is_file() else {}
-    if shipped.is_file():
-        m = read_json(shipped)
-        out += [
-            "",
-            f"## The shipped model ({args.shipped})",
-            "",
-            f"`{info.get('source_model', '?')}` exported as {m['backend']} "
-            f"({(args.shipped / 'model.int8.onnx').stat().st_size / 1e6:.1f} MB), scored on the "
-            f"test split by that backend: accuracy {m['accuracy']:.4f}, macro-F1 "
-            f"{m['macro_f1']:.4f}, hate F1 {m['hate']['f1']:.4f}; P(hate) threshold "
-            f"{info['threshold']:.4f} (tuned on validation); latency p50 at batch 1 "
-            f"{p50('student', 'onnx-int8')} ms.",
-        ]
 
-    paper = args.runs / "paper" / "results.json"
-    if paper.is_file():
-        results = read_json(paper)["methods"]
-        out += [
-            "",
-            "## The paper's protocol (binary, sampled_train → sampled_test, 478 sentences)",
-            "",
-            *header("model", "accuracy", "macro-F1", "hate F1"),
-        ]
-        for method, m in results.items():
-            out.append(
-                f"| {method} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['hate']['f1']:.4f} |"
-            )
-        for name, accuracy in PAPER_ACCURACY.items():
-            out.append(f"| paper's {name} (reported) | {accuracy:.2f} | – | – |")
+def recommendation_section(best: tuple[str, list[dict]] | None) -> list[str]:
+    if not best:
+        return []
+    title, runs = best
+    return [
+        "",
+        f"Recommended student recipe (highest mean **validation** macro-F1 over its seeds, "
+        f"{fmt([r['best_val_macro_f1'] for r in runs])}): **{title}**; on test: accuracy "
+        f"{fmt([r['accuracy'] for r in runs])}, macro-F1 {fmt([r['macro_f1'] for r in runs])}, "
+        f"hate F1 {fmt([r['hate']['f1'] for r in runs])}.",
+    ]
 
-    if latency:
-        out += [
-            "",
-            "## CPU latency (`modeldistill bench`, 2 cores)",
-            "",
-            "p50 and p95 of whole `Classifier.predict` calls; *tokenise* is the p50 of tokenising",
-            "the same texts alone; agreement is with the same model's PyTorch fp32 labels on the",
-            "validation split.",
-            "",
-            *header(
-                "model",
-                "backend",
-                "batch",
-                "p50 (ms)",
-                "p95 (ms)",
-                "tokenise (ms)",
-                "texts/s",
-                "size (MB)",
-                "label agreement",
-                "val macro-F1",
-            ),  # fmt: skip
-        ]
-        for (model, backend, batch), r in latency.items():
-            out.append(
-                f"| {model} | {backend} | {batch} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
-                f"{r.get('tokenize_p50_ms', float('nan')):.2f} | {r['texts_per_s']:.0f} | "
-                f"{r['size_mb']:.1f} | {r['agreement']:.4f} | {r['macro_f1']:.4f} |"
-            )
 
-    out += targets(per_method, best, groups, args.runs)
-    plots = args.out.parent / "results"
+def shipped_model(folder: Path) -> tuple[Metrics, InferenceSettings | None] | None:
+    """The shipped folder's test metrics and inference settings, if it has metrics."""
+    path = folder / METRICS_FILE
+    return (read_metrics(path), read_inference(folder)) if path.is_file() else None
+
+
+def shipped_section(report: Report) -> list[str]:
+    shipped = shipped_model(report.args.shipped)
+    if shipped is None:
+        return []
+    m, info = shipped
+    size = (report.args.shipped / "model.int8.onnx").stat().st_size / 1e6
+    hate_f1 = m.hate.f1 if m.hate else float("nan")
+    return [
+        "",
+        f"## The shipped model ({report.args.shipped})",
+        "",
+        f"`{info.source_model if info else '?'}` exported as {m.backend} "
+        f"({size:.1f} MB), scored on the "
+        f"test split by that backend: accuracy {m.accuracy:.4f}, macro-F1 "
+        f"{m.macro_f1:.4f}, hate F1 {hate_f1:.4f}; P(hate) threshold "
+        f"{info.threshold:.4f} (tuned on validation); latency p50 at batch 1 "
+        f"{report.p50('student', 'onnx-int8')} ms.",
+    ]
+
+
+def paper_section(report: Report) -> list[str]:
+    paper = report.args.runs / "paper" / "results.json"
+    if not paper.is_file():
+        return []
+    results = read_json(paper)
+    rows, _ = split_counts(results, "test")
+    out = [
+        "",
+        f"## The paper's protocol (binary, sampled_train → sampled_test, {rows} sentences)",
+        "",
+        *header("model", "accuracy", "macro-F1", "hate F1"),
+    ]
+    for method, m in results["methods"].items():
+        out.append(
+            f"| {method} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['hate']['f1']:.4f} |"
+        )
+    for name, accuracy in PAPER_ACCURACY.items():
+        out.append(f"| paper's {name} (reported) | {accuracy:.2f} | – | – |")
+    return out
+
+
+def latency_section(report: Report) -> list[str]:
+    if not report.latency:
+        return []
+    cpus = (report.bench.get("machine") or {}).get("cpus")
+    out = [
+        "",
+        f"## CPU latency (`modeldistill bench`, {cpus} cores)",
+        "",
+        "p50 and p95 of whole `Classifier.predict` calls; *tokenise* is the p50 of tokenising",
+        "the same texts alone; agreement is with the same model's PyTorch fp32 labels on the",
+        "validation split.",
+        "",
+        *header("model", "backend", "batch", "p50 (ms)", "p95 (ms)", "tokenise (ms)", "texts/s",
+                "size (MB)", "label agreement", "val macro-F1"),
+    ]  # fmt: skip
+    for (model, backend, batch), r in report.latency.items():
+        out.append(
+            f"| {model} | {backend} | {batch} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
+            f"{r.get('tokenize_p50_ms', float('nan')):.2f} | {r['texts_per_s']:.0f} | "
+            f"{r['size_mb']:.1f} | {r['agreement']:.4f} | {r['macro_f1']:.4f} |"
+        )
+    return out
+
+
+def plots_section(report: Report) -> list[str]:
+    """Copies the first seed's plots and the shipped student's run plots next to the report."""
+    plots = report.args.out.parent / "results"
     plots.mkdir(parents=True, exist_ok=True)
-    first = seeds[0].parent if seeds else None
-    pictures = sorted(first.glob("*.png")) if first else []
+    out: list[str] = []
+    first = report.seeds[0].parent
+    pictures = sorted(first.glob("*.png"))
     for picture in pictures:
         shutil.copyfile(picture, plots / picture.name)
     if pictures:
         out += ["", f"## Plots ({first.name}, the original recipe)", ""]
         out += [f"![{p.stem}](results/{p.name})" for p in pictures]
-    if shipped.is_file():  # the shipped student's own run: its curves and confusion matrix
-        source = Path(info.get("source_model", "")).parent
+    shipped = shipped_model(report.args.shipped)
+    if shipped is not None:  # the shipped student's own run: its curves and confusion matrix
+        info = shipped[1]
+        source = Path(info.source_model if info else "").parent
         shipped_pictures = sorted(source.glob("*.png")) if source != first else []
         for picture in shipped_pictures:
             shutil.copyfile(picture, plots / f"shipped_{picture.name}")
         if shipped_pictures:
             out += ["", f"## Plots of the shipped student's run ({source})", ""]
             out += [f"![shipped {p.stem}](results/shipped_{p.name})" for p in shipped_pictures]
-    notes = args.out.with_name("results-notes.md")  # the hand-written reading of these tables
-    if notes.is_file():
-        out += ["", notes.read_text(encoding="utf-8").rstrip()]
+    return out
+
+
+def notes_section(out_path: Path) -> list[str]:
+    notes = out_path.with_name("results-notes.md")  # the hand-written reading of these tables
+    return ["", notes.read_text(encoding="utf-8").rstrip()] if notes.is_file() else []
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=Path("runs"))
+    parser.add_argument("--data", default="../shared/data/hate_speech18")
+    parser.add_argument("--bench", type=Path, default=Path("docs/results/bench.json"))
+    parser.add_argument("--shipped", type=Path, default=Path("models/default"))
+    parser.add_argument("--out", type=Path, default=Path("docs/results.md"))
+    args = parser.parse_args()
+
+    report = load(args)
+    best = recommended(report.per_method, report.groups)
+    out = [
+        *intro_section(report),
+        *original_recipe_section(report),
+        *improved_recipes_section(report),
+        *original_project_section(report),
+        *ablations_section(report),
+        *recommendation_section(best),
+        *shipped_section(report),
+        *paper_section(report),
+        *latency_section(report),
+        *targets(report.per_method, best, report.groups, args.runs),
+        *plots_section(report),
+        *notes_section(args.out),
+    ]
     args.out.write_text("\n".join(out) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
     return 0

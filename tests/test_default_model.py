@@ -38,6 +38,7 @@ def test_shipped_model_classifies(classifier):
     assert classifier.predict(texts[:1])[0].label == "noHate"
 
 
+@pytest.mark.slow
 def test_card_metrics_are_reproduced_by_evaluate(real_data_dir, capsys):
     card = json.loads((SHIPPED / "metrics.json").read_text())
     assert (

@@ -11,25 +11,50 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
+from helpers import LABELS
+from modeldistill.artifacts import (
+    Metrics,
+    RunConfig,
+    read_inference,
+    read_metrics,
+    write_metrics,
+    write_run_config,
+)
 from modeldistill.cli import main
+from modeldistill.config import to_jsonable
+from modeldistill.data import DataConfig
+from modeldistill.errors import UserError
+from modeldistill.export import ExportConfig
 from modeldistill.inference import Classifier
+from modeldistill.train import TrainConfig
 
-METRICS = {
-    "split": "test",
-    "num_examples": 10,
-    "accuracy": 0.8,
-    "macro_f1": 0.61,
-    "weighted_f1": 0.79,
-    "hate": {"precision": 0.5, "recall": 0.4, "f1": 0.444},
-    "labels": ["noHate", "hate", "idk/skip", "relation"],
-}
+SCORES = {"precision": 0.5, "recall": 0.4, "f1": 0.444}
+METRICS = Metrics(
+    model="runs/exp/odd",
+    backend="torch",
+    split="test",
+    num_examples=10,
+    accuracy=0.8,
+    macro_f1=0.61,
+    weighted_f1=0.79,
+    per_class={label: {**SCORES, "support": 2} for label in LABELS},
+    labels=LABELS,
+    confusion_matrix=[[2, 0, 0, 0], [0, 2, 0, 0], [1, 0, 1, 0], [0, 0, 1, 1]],
+    hate=SCORES,
+    parameters=1000,
+    size_bytes=4000,
+)
 
 
-@pytest.fixture(scope="module")
-def trained(tiny_bert_dir, tmp_path_factory) -> Path:
-    """The tiny model as training leaves it: with metrics.json and the modeldistill config block."""
-    folder = tmp_path_factory.mktemp("trained") / "student"
-    shutil.copytree(tiny_bert_dir, folder)
+def _train_config(**changes) -> TrainConfig:
+    settings = {"method": "odd", "teacher": "runs/exp/teacher", "epochs": 3, "batch_size": 8}
+    settings |= {"seed": 7, "temperature": 2.0, "class_weighting": "balanced"}
+    return TrainConfig(**(settings | {"weight_cosine": 0.5} | changes))
+
+
+def _trained_folder(source: Path, folder: Path, data: DataConfig) -> Path:
+    """The tiny model as training leaves it: metrics.json, run_config.json, the config block."""
+    shutil.copytree(source, folder)
     config = json.loads((folder / "config.json").read_text())
     config["modeldistill"] = {
         "method": "odd",
@@ -39,12 +64,16 @@ def trained(tiny_bert_dir, tmp_path_factory) -> Path:
         "teacher_layers": 8,
     }
     (folder / "config.json").write_text(json.dumps(config))
-    train = {"method": "odd", "epochs": 3, "learning_rate": 5e-5, "batch_size": 8, "seed": 7}
-    train |= {"temperature": 2.0, "class_weighting": "balanced", "weight_hidden": 0.0}
-    train |= {"weight_classification": 1.0, "weight_divergence": 1.0, "weight_cosine": 0.5}
-    (folder / "run_config.json").write_text(json.dumps({"train": train}))
-    (folder / "metrics.json").write_text(json.dumps(METRICS))
+    write_run_config(folder, RunConfig(train=_train_config(), data=to_jsonable(data)))
+    write_metrics(folder / "metrics.json", METRICS)
     return folder
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_bert_dir, tmp_path_factory) -> Path:
+    """A student trained on hate_speech18 (the default data)."""
+    folder = tmp_path_factory.mktemp("trained") / "student"
+    return _trained_folder(tiny_bert_dir, folder, DataConfig())
 
 
 def test_export_writes_everything(trained, tmp_path, capsys):
@@ -55,10 +84,10 @@ def test_export_writes_everything(trained, tmp_path, capsys):
     expected |= {"tokenizer.json", "inference.json", "README.md", "metrics.json"}
     assert expected <= names
     assert not [n for n in names if n.endswith((".bin", ".pt", ".pkl"))]
-    info = json.loads((out / "inference.json").read_text())
-    assert info["threshold"] == 0.5 and info["toxic_label"] == "hate" and info["max_length"] == 128
-    assert info["name"] == "tiny" and len(info["version"]) == 12
-    assert info["checks"]["onnx"]["max_probability_difference"] < 1e-4
+    info = read_inference(out)
+    assert info.threshold == 0.5 and info.toxic_label == "hate" and info.max_length == 128
+    assert info.name == "tiny" and len(info.version) == 12
+    assert info.checks["onnx"].max_probability_difference < 1e-4
     assert "threshold 0.5000" in capsys.readouterr().out
 
     from huggingface_hub import ModelCard
@@ -74,7 +103,7 @@ def test_export_writes_everything(trained, tmp_path, capsys):
     assert "0.5 × cosine" in card.text and "hidden-state" not in card.text
 
     classifier = Classifier.load(out)
-    assert classifier.backend == "onnx-int8" and classifier.metrics == METRICS
+    assert classifier.backend == "onnx-int8" and classifier.metrics == METRICS.to_dict()
 
 
 def test_int8_weights_have_one_scale_per_output_channel(trained, tmp_path):
@@ -108,15 +137,15 @@ def test_threshold_maximises_validation_hate_f1(trained, tmp_path, small_csv):
     out = tmp_path / "deploy"
     argv = ["export", str(trained), "--out", str(out), "--data", str(small_csv), "--stratify"]
     assert main(argv) == 0
-    info = json.loads((out / "inference.json").read_text())
-    assert "validation split" in info["threshold_source"]
+    info = read_inference(out)
+    assert "validation split" in info.threshold_source
 
     validation = load_splits(DataConfig(data=str(small_csv), stratify=True)).validation
     truth = np.array(validation["label"]) == 1
     classifier = Classifier.load(out)
     scores = np.array([p.scores["hate"] for p in classifier.predict(list(validation["text"]))])
-    chosen = f1_score(truth, scores >= info["threshold"])
-    assert chosen == pytest.approx(info["validation"]["hate_f1_at_threshold"], abs=1e-4)
+    chosen = f1_score(truth, scores >= info.threshold)
+    assert chosen == pytest.approx(info.validation["hate_f1_at_threshold"], abs=1e-4)
     # No cut between the observed scores does better.
     for cut in np.unique(scores):
         assert f1_score(truth, scores >= cut) <= chosen + 1e-9
@@ -177,7 +206,7 @@ def test_int8_only_export_card_metrics_are_reproduced_by_evaluate(
     names = {p.name for p in out.iterdir()}
     assert "model.int8.onnx" in names
     assert "model.safetensors" not in names and "model.onnx" not in names
-    card_metrics = json.loads((out / "metrics.json").read_text())
+    card_metrics = read_metrics(out / "metrics.json").to_dict()
     assert card_metrics["backend"] == "onnx-int8" and card_metrics["split"] == "test"
     assert card_metrics["parameters"] > 0
     capsys.readouterr()
@@ -198,3 +227,30 @@ def test_int8_only_export_card_metrics_are_reproduced_by_evaluate(
         r.metric_name: r.metric_value for r in ModelCard.load(out / "README.md").data.eval_results
     }
     assert values["macro F1"] == measured["macro_f1"]
+
+
+def test_card_of_a_csv_run_names_the_csv_and_nothing_of_hate_speech18(
+    tiny_bert_dir, small_csv, tmp_path
+):
+    """The bug this guards: the run's data block (a mapping) was taken for a path, so the card's
+    dataset read `small.csv', 'protocol': ...}`."""
+    from huggingface_hub import ModelCard
+
+    trained = _trained_folder(tiny_bert_dir, tmp_path / "csv-run", DataConfig(data=str(small_csv)))
+    out = tmp_path / "deploy"
+    assert main(["export", str(trained), "--out", str(out)]) == 0
+    card = ModelCard.load(out / "README.md")
+    assert card.data.datasets == ["small.csv"]
+    assert {r.dataset_name for r in card.data.eval_results} == {"small.csv"}
+    assert "hate_speech18" not in card.content and "hate-speech" not in card.data.tags
+    assert "classifier for the labels of small.csv" in card.text
+
+
+def test_impossible_flags_fail_before_any_work(trained, tmp_path, capsys):
+    out = tmp_path / "never"
+    assert main(["export", str(trained), "--out", str(out), "--no-keep-fp32"]) == 2
+    assert "--no-keep-fp32 needs --int8" in capsys.readouterr().err
+    assert not out.exists()
+    with pytest.raises(UserError, match="--opset"):
+        ExportConfig(opset=99)
+    assert ExportConfig(int8=True).onnx  # int8 is quantised from the fp32 graph

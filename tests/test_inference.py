@@ -12,10 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import build_tiny_bert
+from helpers import build_tiny_bert
+from modeldistill.artifacts import read_inference, write_inference
+from modeldistill.constants import CHECK_TEXTS
 from modeldistill.errors import UserError
-from modeldistill.export import CHECK_TEXTS, export_model
+from modeldistill.export import ExportConfig, export_model
 from modeldistill.inference import Classifier, Prediction
+from modeldistill.paths import REPO_ROOT
 
 # Fixed texts of many lengths, so batches hold padding and length sorting reorders them.
 TEXTS = (
@@ -55,14 +58,15 @@ def build_separated_bert(out_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_bert_dir, tmp_path_factory) -> Path:
-    return export_model(tiny_bert_dir, tmp_path_factory.mktemp("exported") / "tiny")
+def exported(int8_export) -> Path:
+    return int8_export
 
 
 @pytest.fixture(scope="module")
 def separated(tmp_path_factory) -> Path:
     source = build_separated_bert(tmp_path_factory.mktemp("separated-src"))
-    return export_model(source, tmp_path_factory.mktemp("separated") / "sep")
+    out = tmp_path_factory.mktemp("separated") / "sep"
+    return export_model(source, ExportConfig(out=out, int8=True))
 
 
 def _probs(predictions: list[Prediction]) -> np.ndarray:
@@ -102,9 +106,9 @@ def test_predictions_are_complete_and_in_input_order(separated):
     # fp32: int8's dynamic quantisation scales activations per batch, so its scores move a little
     # with a text's batch companions.
     classifier = Classifier.load(separated, backend="onnx", batch_size=4)
-    info = json.loads((separated / "inference.json").read_text())
+    info = read_inference(separated)
     assert classifier.labels == ["noHate", "hate", "idk/skip", "relation"]
-    assert (classifier.name, classifier.version) == (info["name"], info["version"])
+    assert (classifier.name, classifier.version) == (info.name, info.version)
     assert classifier.threshold == 0.5 and classifier.metrics is None
     predictions = classifier.predict(TEXTS)
     assert len(predictions) == len(TEXTS)
@@ -137,12 +141,17 @@ def test_truncated_flag_and_max_length(exported):
 def test_threshold_and_metrics_come_from_the_folder(exported, tmp_path):
     folder = tmp_path / "copy"
     shutil.copytree(exported, folder)
-    info = json.loads((folder / "inference.json").read_text())
+    info = read_inference(folder)
     for threshold, expected in ((0.0, True), (1.0, False)):
-        (folder / "inference.json").write_text(json.dumps({**info, "threshold": threshold}))
+        write_inference(folder, info.model_copy(update={"threshold": threshold}))
         assert {p.toxic for p in Classifier.load(folder).predict(TEXTS)} == {expected}
+    shutil.copyfile(REPO_ROOT / "models" / "default" / "metrics.json", folder / "metrics.json")
+    shipped = json.loads((folder / "metrics.json").read_text())
+    assert Classifier.load(folder).metrics == shipped
+    # A hand-made or foreign metrics.json is refused by name, not served half-read.
     (folder / "metrics.json").write_text(json.dumps({"macro_f1": 0.5}))
-    assert Classifier.load(folder).metrics == {"macro_f1": 0.5}
+    with pytest.raises(UserError, match="metrics.json is not a Metrics file"):
+        Classifier.load(folder)
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
@@ -186,7 +195,7 @@ def _break(folder: Path, how: str) -> None:
     elif how == "corrupt onnx":
         (folder / "model.int8.onnx").write_bytes(b"not an onnx file")
     elif how == "unknown toxic label":
-        (folder / "inference.json").write_text(json.dumps({"toxic_label": "spam"}))
+        write_inference(folder, read_inference(folder).model_copy(update={"toxic_label": "spam"}))
 
 
 @pytest.mark.parametrize(

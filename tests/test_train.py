@@ -3,6 +3,7 @@ LoRA adapters round-trip and merged equals unmerged; the 2-process accelerate ru
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -155,6 +156,7 @@ def test_lora_adapter_round_trip_and_merged_equals_unmerged(tiny_bert_dir, data_
     assert torch.allclose(folder_model, from_adapter, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_experiment_run_writes_results_report_and_plots(
     tiny_bert_dir, data_config, tmp_path, capsys
 ):
@@ -166,7 +168,7 @@ def test_experiment_run_writes_results_report_and_plots(
             "--stratify",
             "--out",
             str(tmp_path / "exp"),
-            "--teacher",
+            "--base-model",
             str(tiny_bert_dir),
             "--methods",
             "teacher,odd,even,lora",
@@ -183,6 +185,35 @@ def test_experiment_run_writes_results_report_and_plots(
         assert f"| {method} |" in report
         assert (tmp_path / "exp" / f"confusion_{method}.png").stat().st_size > 1000
     assert (tmp_path / "exp" / "loss_curves.png").is_file()
+
+
+def _flags(module) -> set[str]:
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser)
+    return {flag for action in parser._actions for flag in action.option_strings}
+
+
+def test_run_takes_every_train_flag_with_the_same_meaning():
+    from modeldistill import experiment
+    from modeldistill import train as train_stage
+
+    # `run` trains several methods (--methods); every other `train` flag is accepted.
+    assert _flags(train_stage) - _flags(experiment) == {"--method"}
+    for module in (train_stage, experiment):
+        parser = argparse.ArgumentParser()
+        module.add_arguments(parser)
+        help_of = {f: a.help for a in parser._actions for f in a.option_strings}
+        assert "pre-trained" in help_of["--base-model"] and "fine-tuned" in help_of["--teacher"]
+
+
+def test_run_teacher_names_a_fine_tuned_folder(capsys, data_config, tiny_bert_dir, tmp_path):
+    """`run --teacher` once meant the pre-trained model; now it is the fine-tuned teacher folder,
+    and a pre-trained one is refused with the flag to use instead."""
+    argv = ["run", "--data", data_config.data, "--stratify", "--out", str(tmp_path / "exp")]
+    assert main([*argv, "--teacher", str(tiny_bert_dir), "--methods", "odd"]) == 2
+    assert "the pre-trained model to start from is --base-model" in capsys.readouterr().err
+    assert main([*argv, "--finetuned-teacher", str(tiny_bert_dir), "--methods", "odd"]) == 2
+    assert "--finetuned-teacher is now called --teacher" in capsys.readouterr().err
 
 
 def test_student_without_teacher_is_refused(capsys, data_config, tmp_path):

@@ -23,8 +23,8 @@ from typing import Any
 
 from modeldistill.config import add_arguments as add_config_arguments
 from modeldistill.config import from_args, option, require, to_jsonable
+from modeldistill.constants import CHECK_TEXTS
 from modeldistill.errors import UserError
-from modeldistill.export import CHECK_TEXTS
 from modeldistill.inference import BACKEND_FILES, Classifier
 from modeldistill.paths import resolve_model_dir
 

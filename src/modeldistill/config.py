@@ -64,7 +64,7 @@ def add_arguments(
                 action="append",
                 default=None,
                 metavar=field.name.upper(),
-                help=f"{help_text} (default: {','.join(map(str, default))})",
+                help=f"{help_text} (default: {','.join(map(str, default)) or 'none'})",
             )
             continue
         if typing.get_origin(kind) in (list, tuple):

@@ -2,7 +2,7 @@
 evaluate each on the held-out test split, and write a comparison report with plots.
 
     modeldistill run --out runs/exp                                  # hate_speech18, all methods
-    modeldistill run --data my.csv --out runs/mine --teacher bert-base-uncased
+    modeldistill run --data my.csv --out runs/mine --base-model bert-base-uncased
     modeldistill run --out runs/exp --methods odd,even --resume      # reuse runs/exp/teacher
     modeldistill run --out runs/quick --max-train-samples 500 --epochs 1
 
@@ -15,16 +15,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from modeldistill.artifacts import METRICS_FILE, read_json_object, read_metrics
 from modeldistill.config import add_arguments as add_config_arguments
 from modeldistill.config import from_args, option, require, to_jsonable
 from modeldistill.data import DataConfig, load_splits
 from modeldistill.errors import UserError
 from modeldistill.paths import EMBEDDED_TEACHER
-from modeldistill.train import METHODS, STUDENT_METHODS, TrainConfig, train
+from modeldistill.train import train
+from modeldistill.train_config import METHODS, STUDENT_METHODS, TrainConfig
 
 
 @dataclass
@@ -32,15 +35,16 @@ class ExperimentConfig:
     out: Path = option(
         Path("runs/experiment"), "folder for every method's model, results and report"
     )
+    base_model: str = option(
+        EMBEDDED_TEACHER,
+        "pre-trained model that the teacher and LoRA start from: Hub id, folder, or the embedded MiniLM",
+    )
     teacher: str = option(
-        EMBEDDED_TEACHER, "pre-trained teacher to fine-tune first: Hub id or folder"
+        "", "reuse this fine-tuned teacher folder (e.g. another seed's) instead of DIR/teacher"
     )
     methods: list[str] = option(["teacher", "odd", "even", "lora"], "what to train, in order")
     layers: list[int] = option([], "0-based teacher layers for the `layers` method")
     resume: bool = option(False, "skip methods whose folder already has metrics.json")
-    finetuned_teacher: str = option(
-        "", "reuse this fine-tuned teacher folder (e.g. another seed's) instead of DIR/teacher"
-    )
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -53,25 +57,26 @@ class ExperimentConfig:
 
 
 def _finished(folder: Path) -> bool:
-    return (folder / "metrics.json").is_file() and (folder / "model.safetensors").is_file()
+    return (folder / METRICS_FILE).is_file() and (folder / "model.safetensors").is_file()
 
 
 def run_experiment(experiment: ExperimentConfig, base: TrainConfig, data: DataConfig) -> dict:
-    splits = load_splits(data)
-    teacher_dir = Path(experiment.finetuned_teacher or experiment.out / "teacher")
-    if experiment.finetuned_teacher and not _finished(teacher_dir):
+    teacher_dir = Path(experiment.teacher or experiment.out / "teacher")
+    if experiment.teacher and not _finished(teacher_dir):
         raise UserError(
-            f"--finetuned-teacher {teacher_dir} has no model.safetensors and metrics.json"
+            f"--teacher {teacher_dir} has no model.safetensors and metrics.json: it names a "
+            "fine-tuned teacher folder (the pre-trained model to start from is --base-model)"
         )
     needs_teacher = any(m in STUDENT_METHODS for m in experiment.methods)
     if needs_teacher and "teacher" not in experiment.methods and not _finished(teacher_dir):
         raise UserError(
             f"students need a fine-tuned teacher: add `teacher` to --methods or train {teacher_dir}"
         )
+    splits = load_splits(data)
     timings = {}
     folders = {m: teacher_dir if m == "teacher" else experiment.out / m for m in experiment.methods}
     for method, folder in folders.items():
-        if method == "teacher" and experiment.finetuned_teacher:
+        if method == "teacher" and experiment.teacher:
             print(f"[teacher] reusing {folder}")
             continue
         if experiment.resume and _finished(folder):
@@ -82,7 +87,7 @@ def run_experiment(experiment: ExperimentConfig, base: TrainConfig, data: DataCo
             base,
             method=method,
             out=folder,
-            base_model=experiment.teacher,
+            base_model=experiment.base_model,
             teacher=str(teacher_dir),
             layers=experiment.layers,
         )
@@ -90,7 +95,9 @@ def run_experiment(experiment: ExperimentConfig, base: TrainConfig, data: DataCo
         train(config, data, splits)
         timings[method] = round(time.perf_counter() - started, 1)
     results = {
-        "methods": {m: _read_json(folder / "metrics.json") for m, folder in folders.items()},
+        "methods": {
+            m: read_metrics(folder / METRICS_FILE).to_dict() for m, folder in folders.items()
+        },
         "data": splits.summary(),
         "config": {
             "run": to_jsonable(experiment),
@@ -104,10 +111,6 @@ def run_experiment(experiment: ExperimentConfig, base: TrainConfig, data: DataCo
     )
     write_report(experiment.out, folders)
     return results
-
-
-def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _read_log(folder: Path) -> list[dict]:
@@ -132,10 +135,13 @@ def write_report(out: Path, folders: dict[str, Path]) -> Path:
         "| parameters | size (MB) | train time (s) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    all_metrics = {
+        method: read_metrics(folder / METRICS_FILE) for method, folder in folders.items()
+    }
     for method, folder in folders.items():
-        metrics = _read_json(folder / "metrics.json")
-        model_config = _read_json(folder / "config.json")
-        line = _best_epoch_line(folder, metrics.get("best_epoch", 0))
+        metrics = all_metrics[method]
+        model_config = read_json_object(folder / "config.json")
+        line = _best_epoch_line(folder, metrics.best_epoch or 0)
         parts = [
             line.get(k)
             for k in (
@@ -146,30 +152,28 @@ def write_report(out: Path, folders: dict[str, Path]) -> Path:
             )
         ]
         loss = " / ".join("–" if value is None else f"{value:.4f}" for value in parts)
+        hate_f1 = metrics.hate.f1 if metrics.hate else float("nan")
         rows.append(
-            f"| {method} | {model_config.get('num_hidden_layers', '?')} | {loss} | {metrics['accuracy']:.4f} "
-            f"| {metrics['macro_f1']:.4f} | {metrics.get('hate', {}).get('f1', float('nan')):.4f} "
-            f"| {metrics['parameters']:,} | {metrics['size_bytes'] / 1e6:.1f} | {metrics.get('train_seconds', 0):.0f} |"
+            f"| {method} | {model_config.get('num_hidden_layers', '?')} | {loss} | {metrics.accuracy:.4f} "
+            f"| {metrics.macro_f1:.4f} | {hate_f1:.4f} "
+            f"| {metrics.parameters:,} | {metrics.size_bytes / 1e6:.1f} | {metrics.train_seconds or 0:.0f} |"
         )
     per_class = [
         "",
         "Per-class test F1:",
         "",
-        "| model | " + " | ".join(metrics["labels"]) + " |",
-        "|---|" + "---|" * len(metrics["labels"]),
+        "| model | " + " | ".join(metrics.labels) + " |",
+        "|---|" + "---|" * len(metrics.labels),
     ]
-    for method, folder in folders.items():
-        m = _read_json(folder / "metrics.json")
+    for method, m in all_metrics.items():
         per_class.append(
-            f"| {method} | "
-            + " | ".join(f"{m['per_class'][k]['f1']:.4f}" for k in m["labels"])
-            + " |"
+            f"| {method} | " + " | ".join(f"{m.per_class[k].f1:.4f}" for k in m.labels) + " |"
         )
     text = "\n".join(
         [
             "# Distillation experiment",
             "",
-            f"Test split: {metrics['num_examples']:,} rows. Training loss is the mean over the best "
+            f"Test split: {metrics.num_examples:,} rows. Training loss is the mean over the best "
             "epoch (by validation macro-F1), whose weights were kept.",
             "",
             *rows,
@@ -235,16 +239,16 @@ def plot_runs(out: Path, folders: dict[str, Path]) -> list[tuple[str, str]]:
     written.append(("validation macro-F1 per epoch", "val_macro_f1.png"))
 
     for method, folder in folders.items():
-        metrics = _read_json(folder / "metrics.json")
+        metrics = read_metrics(folder / METRICS_FILE)
         fig, axis = plt.subplots(figsize=(4.2, 3.8))
-        matrix = metrics["confusion_matrix"]
+        matrix = metrics.confusion_matrix
         axis.imshow(matrix, cmap="Blues")
         for i, row in enumerate(matrix):
             for j, count in enumerate(row):
                 axis.text(j, i, str(count), ha="center", va="center", fontsize=8)
-        ticks = range(len(metrics["labels"]))
-        axis.set_xticks(ticks, metrics["labels"], rotation=30, fontsize=8)
-        axis.set_yticks(ticks, metrics["labels"], fontsize=8)
+        ticks = range(len(metrics.labels))
+        axis.set_xticks(ticks, metrics.labels, rotation=30, fontsize=8)
+        axis.set_yticks(ticks, metrics.labels, fontsize=8)
         axis.set_xlabel("predicted")
         axis.set_ylabel("true")
         axis.set_title(f"{method} (test)")
@@ -256,11 +260,25 @@ def plot_runs(out: Path, folders: dict[str, Path]) -> list[tuple[str, str]]:
     return written
 
 
+class _Renamed(argparse.Action):
+    """An old flag name that still works, with a note of its new name."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        new = "--" + self.dest.replace("_", "-")
+        print(f"modeldistill run: {option_string} is now called {new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+# TrainConfig fields that ExperimentConfig replaces: `run` takes every other `train` flag.
+REPLACED_TRAIN_FLAGS = ("method", "out", "teacher", "base_model", "layers")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, ExperimentConfig)
-    add_config_arguments(
-        parser, TrainConfig, skip=("method", "out", "teacher", "base_model", "layers")
+    parser.add_argument(
+        "--finetuned-teacher", dest="teacher", action=_Renamed, help=argparse.SUPPRESS
     )
+    add_config_arguments(parser, TrainConfig, skip=REPLACED_TRAIN_FLAGS)
     add_config_arguments(parser, DataConfig)
 
 

@@ -12,7 +12,6 @@ server starts fast and small. Only safetensors and ONNX are ever loaded (never p
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import os
 import re
@@ -23,6 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from modeldistill.artifacts import (
+    METRICS_FILE,
+    read_inference,
+    read_json_object,
+    read_metrics,
+)
 from modeldistill.errors import UserError
 from modeldistill.textprep import TextPrep
 
@@ -57,16 +62,6 @@ class Prediction:
         return asdict(self)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserError(f"cannot read {path}: {error}") from error
-    if not isinstance(data, dict):
-        raise UserError(f"{path} does not hold a JSON object")
-    return data
-
-
 def _available_cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -74,7 +69,7 @@ def _available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _safetensors_head_size(path: Path) -> int | None:
+def safetensors_head_size(path: Path) -> int | None:
     """Rows of the classifier head in a safetensors file, read from its header (no weights)."""
     from safetensors import safe_open
 
@@ -183,10 +178,8 @@ class Classifier:
             raise UserError(f"model folder not found: {path}")
         if not (path / "config.json").is_file():
             raise UserError(f"{path} has no config.json; is it a model folder?")
-        config = _read_json(path / "config.json")
-        settings = (
-            _read_json(path / "inference.json") if (path / "inference.json").is_file() else {}
-        )
+        config = read_json_object(path / "config.json")
+        settings = read_inference(path)
 
         if backend == "auto":
             backend = next((b for b, f in BACKEND_FILES.items() if (path / f).is_file()), "")
@@ -199,9 +192,9 @@ class Classifier:
         if not weights.is_file():
             raise UserError(f"backend {backend!r} needs {weights.name}, which {path} does not hold")
 
-        labels = _labels(config, path)
+        labels = labels_from_config(config, path)
         if backend == "torch":
-            head = _safetensors_head_size(weights)
+            head = safetensors_head_size(weights)
             if head is not None and head != len(labels):
                 raise UserError(
                     f"{path}/config.json names {len(labels)} labels but the classifier head in "
@@ -215,37 +208,35 @@ class Classifier:
             )
 
         limit = int(config.get("max_position_embeddings", 512))
-        length = int(max_length or settings.get("max_length") or DEFAULT_MAX_LENGTH)
+        length = int(max_length or (settings.max_length if settings else DEFAULT_MAX_LENGTH))
         if not 2 < length <= limit:
             raise UserError(
                 f"max_length must be between 3 and {limit} for this model, got {length}"
             )
         tokenizer, pad_id = _tokenizer(path, length)
 
-        toxic_label = settings.get("toxic_label", DEFAULT_TOXIC_LABEL)
+        toxic_label = settings.toxic_label if settings else DEFAULT_TOXIC_LABEL
         if toxic_label not in labels:
-            if "toxic_label" in settings:
+            if settings:
                 raise UserError(
                     f"{path}/inference.json names toxic_label {toxic_label!r}, "
                     f"which is not one of the labels {labels}"
                 )
             log.warning("%s has no %r label, so no text is marked toxic", path, toxic_label)
             toxic_label = None
-        threshold = float(settings.get("threshold", DEFAULT_THRESHOLD))
-        if not 0.0 <= threshold <= 1.0:
-            raise UserError(f"{path}/inference.json threshold must be in [0, 1], got {threshold}")
-        metrics_path = path / "metrics.json"
+        metrics_path = path / METRICS_FILE
         info = {
-            **settings,
             "backend": backend,
-            "threshold": threshold,
+            "threshold": settings.threshold if settings else DEFAULT_THRESHOLD,
             "toxic_label": toxic_label,
             "max_length": length,
             "batch_size": batch_size,
             "pad_id": pad_id,
             # The preparation the model was trained with (several-source models): applied again.
             "text_prep": TextPrep.from_dict((config.get("modeldistill") or {}).get("text_prep")),
-            "metrics": _read_json(metrics_path) if metrics_path.is_file() else None,
+            "name": settings.name if settings else None,
+            "version": settings.version if settings else None,
+            "metrics": read_metrics(metrics_path).to_dict() if metrics_path.is_file() else None,
         }
         return cls(path, runner, tokenizer, labels, info)
 
@@ -318,7 +309,7 @@ class Classifier:
         }
 
 
-def _labels(config: dict[str, Any], path: Path) -> list[str]:
+def labels_from_config(config: dict[str, Any], path: Path) -> list[str]:
     id2label = config.get("id2label")
     if not isinstance(id2label, dict) or not id2label:
         raise UserError(f"{path}/config.json has no id2label map")
@@ -355,7 +346,7 @@ def _tokenizer(path: Path, max_length: int) -> tuple[Any, int]:
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length)
     padding = (
-        _read_json(path / "tokenizer_config.json")
+        read_json_object(path / "tokenizer_config.json")
         if (path / "tokenizer_config.json").is_file()
         else {}
     )

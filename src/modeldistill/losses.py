@@ -9,10 +9,11 @@ between the two logit vectors. An optional fourth term matches hidden states lay
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
+
+# Defined with the training config (no torch there); the loss terms' weights by name.
+from modeldistill.train_config import LossWeights
 
 
 def classification_loss(
@@ -51,19 +52,6 @@ def hidden_state_loss(
         difference = (student_hidden[student_index + 1] - teacher_hidden[teacher_index + 1]) * mask
         per_layer.append(difference.pow(2).sum() / (mask.sum() * difference.shape[-1]))
     return torch.stack(per_layer).mean()
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    classification: float = 1.0
-    divergence: float = 1.0
-    cosine: float = 1.0
-    hidden: float = 0.0
-
-    def __post_init__(self) -> None:
-        values = (self.classification, self.divergence, self.cosine, self.hidden)
-        if min(values) < 0 or sum(values) <= 0:
-            raise ValueError(f"loss weights must be >= 0 with a positive sum, got {values}")
 
 
 def combine(terms: dict[str, torch.Tensor], weights: LossWeights) -> torch.Tensor:

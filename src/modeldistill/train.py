@@ -7,8 +7,9 @@
     accelerate launch --num_processes 2 -m modeldistill train ...       # DDP, nothing to change
 
 Training is transformers' Trainer (optimiser, linear schedule, length-grouped batches, DDP through
-accelerate); the subclasses below only change the loss. The best epoch by validation macro-F1 is
-kept in memory and restored at the end, so no optimiser checkpoint (a pickle) is ever written.
+accelerate); its subclasses in `modeldistill.trainers` only change the loss. The best epoch by
+validation macro-F1 is kept in memory and restored at the end, so no optimiser checkpoint (a
+pickle) is ever written.
 Students learn from teacher logits computed once before training: the teacher is frozen, so they
 would be the same every epoch. The folder written is what `from_pretrained` loads, plus
 `run_config.json`, `train_log.jsonl` (one line per epoch) and `metrics.json` (test split).
@@ -17,268 +18,44 @@ would be the same every epoch. The folder written is what `from_pretrained` load
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import time
-from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import f1_score
 from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
-    DataCollatorWithPadding,
-    Trainer,
-    TrainerCallback,
     TrainingArguments,
 )
 
-from modeldistill import losses
+from modeldistill.artifacts import (
+    METRICS_FILE,
+    Metrics,
+    RunConfig,
+    read_metrics,
+    write_metrics,
+    write_run_config,
+)
 from modeldistill.config import add_arguments as add_config_arguments
-from modeldistill.config import from_args, option, require, to_jsonable
+from modeldistill.config import from_args, to_jsonable
 from modeldistill.data import DataConfig, Splits, load_splits, tokenize
 from modeldistill.errors import UserError
 from modeldistill.evaluate import compute_metrics, count_parameters, size_on_disk
-from modeldistill.paths import EMBEDDED_TEACHER, resolve_teacher
+from modeldistill.paths import resolve_teacher
 from modeldistill.student import make_student
+from modeldistill.train_config import STUDENT_METHODS, TrainConfig
+from modeldistill.trainers import (
+    ClassifierTrainer,
+    DistillationCollator,
+    DistillationTrainer,
+    EpochLog,
+    validation_metrics,
+)
 
 log = logging.getLogger(__name__)
-METHODS = ("teacher", "odd", "even", "layers", "lora")
-STUDENT_METHODS = ("odd", "even", "layers")
-
-
-@dataclass
-class TrainConfig:
-    method: str = option("teacher", "what to train", choices=list(METHODS))
-    out: Path = option(Path("runs/model"), "folder to write the trained model into")
-    base_model: str = option(
-        EMBEDDED_TEACHER,
-        "pre-trained model for teacher and lora: Hub id, folder, or the embedded MiniLM",
-    )
-    teacher: str = option(
-        "", "fine-tuned teacher folder that a student learns from (odd/even/layers)"
-    )
-    layers: list[int] = option([], "0-based teacher layers kept by --method layers")
-    epochs: int = option(5, "passes over the training split")
-    learning_rate: float = option(5e-5, "peak learning rate of AdamW (linear decay, no warm-up)")
-    batch_size: int = option(32, "training batch size per process")
-    eval_batch_size: int = option(64, "batch size for validation and test")
-    warmup_ratio: float = option(0.0, "share of steps spent warming up the learning rate")
-    weight_decay: float = option(0.0, "AdamW weight decay (0 = the original's Adam)")
-    seed: int = option(1234, "seed of initialisation, dropout and batch order")
-    temperature: float = option(1.0, "softmax temperature of the KL term")
-    weight_classification: float = option(1.0, "weight of cross-entropy on the labels")
-    weight_divergence: float = option(1.0, "weight of KL(teacher || student) × T²")
-    weight_cosine: float = option(1.0, "weight of the cosine loss between logits")
-    weight_hidden: float = option(0.0, "weight of hidden-state MSE to the source teacher layers")
-    class_weighting: str = option(
-        "none",
-        "cross-entropy class weights: none, or balanced (n / (k · count))",
-        choices=["none", "balanced"],
-    )
-    lora_r: int = option(8, "LoRA rank")
-    lora_alpha: int = option(16, "LoRA scaling numerator")
-    lora_dropout: float = option(0.1, "LoRA dropout")
-    lora_targets: list[str] = option(["query", "value"], "modules that get LoRA adapters")
-    max_train_samples: int = option(0, "train on a seeded sample of this many rows (0 = all)")
-    progress: bool = option(True, "show progress bars")
-
-    def __post_init__(self) -> None:
-        self.out = Path(self.out)
-        require(self.method in METHODS, f"--method must be one of {', '.join(METHODS)}")
-        require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
-        require(
-            self.learning_rate > 0, f"--learning-rate must be positive, got {self.learning_rate}"
-        )
-        require(
-            self.batch_size >= 1 and self.eval_batch_size >= 1, "batch sizes must be at least 1"
-        )
-        require(self.temperature > 0, f"--temperature must be positive, got {self.temperature}")
-        require(0 <= self.warmup_ratio < 1, "--warmup-ratio must be in [0, 1)")
-        require(self.max_train_samples >= 0, "--max-train-samples must be >= 0")
-        require(
-            self.lora_r >= 1 and 0 <= self.lora_dropout < 1,
-            "LoRA needs r >= 1 and 0 <= dropout < 1",
-        )
-        if self.method in STUDENT_METHODS:
-            require(
-                bool(self.teacher),
-                f"--method {self.method} needs --teacher: a fine-tuned teacher folder",
-            )
-        if self.method == "layers":
-            require(bool(self.layers), "--method layers needs --layers, e.g. --layers 0,2,4")
-        try:
-            self.loss_weights()
-        except ValueError as error:
-            raise UserError(str(error)) from None
-
-    def loss_weights(self) -> losses.LossWeights:
-        return losses.LossWeights(
-            self.weight_classification,
-            self.weight_divergence,
-            self.weight_cosine,
-            self.weight_hidden,
-        )
-
-
-class DistillationCollator:
-    """Pads token ids per batch and carries precomputed teacher logits along."""
-
-    def __init__(self, tokenizer) -> None:
-        self.pad = DataCollatorWithPadding(tokenizer)
-
-    def __call__(self, features: list[dict]) -> dict:
-        token_keys = ("input_ids", "attention_mask", "token_type_ids", "label")
-        batch = self.pad([{k: f[k] for k in token_keys if k in f} for f in features])
-        if "teacher_logits" in features[0]:
-            batch["teacher_logits"] = torch.tensor(
-                [f["teacher_logits"] for f in features], dtype=torch.float32
-            )
-        return batch
-
-
-class ClassifierTrainer(Trainer):
-    """Cross-entropy training (teacher fine-tuning, LoRA) that logs its loss components per epoch."""
-
-    def __init__(self, *args, class_weights: torch.Tensor | None = None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.class_weights = class_weights
-        self._component_sums: dict[str, float] = defaultdict(float)
-        self._component_steps = 0
-
-    def loss_terms(self, model, inputs: dict, labels: torch.Tensor) -> tuple[dict, object]:
-        outputs = model(**inputs)
-        weights = (
-            None if self.class_weights is None else self.class_weights.to(outputs.logits.device)
-        )
-        return {
-            "classification": losses.classification_loss(outputs.logits, labels, weights)
-        }, outputs
-
-    def combine(self, terms: dict) -> torch.Tensor:
-        return terms["classification"]
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        inputs = dict(inputs)
-        labels = inputs.pop("labels")
-        teacher_logits = inputs.pop("teacher_logits", None)
-        if not model.training:  # validation loss: the task loss, comparable across methods
-            outputs = model(**inputs)
-            loss = losses.classification_loss(outputs.logits, labels)
-            return (loss, outputs) if return_outputs else loss
-        if teacher_logits is not None:
-            inputs["teacher_logits"] = teacher_logits
-        terms, outputs = self.loss_terms(model, inputs, labels)
-        for name, value in terms.items():
-            self._component_sums[name] += float(value.detach())
-        self._component_steps += 1
-        loss = self.combine(terms)
-        return (loss, outputs) if return_outputs else loss
-
-    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        if "loss" in logs and self._component_steps:
-            names = sorted(self._component_sums)
-            means = torch.tensor([self._component_sums[n] / self._component_steps for n in names])
-            means = self.accelerator.reduce(means.to(self.args.device), reduction="mean").cpu()
-            logs.update(
-                {
-                    f"loss_{name}": round(float(value), 6)
-                    for name, value in zip(names, means, strict=True)
-                }
-            )
-            self._component_sums.clear()
-            self._component_steps = 0
-        super().log(logs, start_time)
-
-
-class DistillationTrainer(ClassifierTrainer):
-    """CE + temperature KL + cosine (+ optional hidden-state MSE) against a frozen teacher."""
-
-    def __init__(
-        self, *args, weights: losses.LossWeights, temperature: float, teacher=None, **kwargs
-    ):
-        super().__init__(*args, **kwargs)
-        self.weights = weights
-        self.temperature = temperature
-        self.teacher = teacher.eval().to(self.args.device) if teacher is not None else None
-
-    def loss_terms(self, model, inputs: dict, labels: torch.Tensor):
-        teacher_logits = inputs.pop("teacher_logits", None)
-        need_hidden = self.weights.hidden > 0
-        outputs = model(**inputs, output_hidden_states=need_hidden)
-        teacher_hidden = None
-        if self.teacher is not None:  # online only when hidden states are needed
-            with torch.no_grad():
-                teacher_out = self.teacher(**inputs, output_hidden_states=need_hidden)
-            teacher_logits, teacher_hidden = teacher_out.logits, teacher_out.hidden_states
-        weights = (
-            None if self.class_weights is None else self.class_weights.to(outputs.logits.device)
-        )
-        terms = {
-            "classification": losses.classification_loss(outputs.logits, labels, weights),
-            "divergence": losses.divergence_loss(outputs.logits, teacher_logits, self.temperature),
-            "cosine": losses.cosine_loss(outputs.logits, teacher_logits),
-        }
-        if need_hidden:
-            layer_map = self.accelerator.unwrap_model(model).config.modeldistill["layer_map"]
-            terms["hidden"] = losses.hidden_state_loss(
-                outputs.hidden_states, teacher_hidden, layer_map, inputs["attention_mask"]
-            )
-        return terms, outputs
-
-    def combine(self, terms: dict) -> torch.Tensor:
-        return losses.combine(terms, self.weights)
-
-
-class EpochLog(TrainerCallback):
-    """Keeps the best epoch's weights (validation macro-F1) and writes one JSONL line per epoch."""
-
-    def __init__(self, log_path: Path) -> None:
-        self.log_path = log_path
-        self.best_f1 = -1.0
-        self.best_epoch = 0
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self._train: dict = {}
-        self._started = time.perf_counter()
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        logs = logs or {}
-        if "loss" in logs:
-            self._train = {k: v for k, v in logs.items() if k == "loss" or k.startswith("loss_")}
-        if "eval_macro_f1" in logs and state.is_world_process_zero:
-            line = {
-                "epoch": round(state.epoch or 0),
-                **{f"train_{k}": v for k, v in self._train.items()},
-                "val_loss": logs.get("eval_loss"),
-                "val_accuracy": logs.get("eval_accuracy"),
-                "val_macro_f1": logs.get("eval_macro_f1"),
-                "elapsed_s": round(time.perf_counter() - self._started, 1),
-            }
-            with self.log_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(line) + "\n")
-
-    def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
-        if metrics and metrics.get("eval_macro_f1", -1) > self.best_f1:
-            self.best_f1 = metrics["eval_macro_f1"]
-            self.best_epoch = round(state.epoch or 0)
-            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    def on_train_end(self, args, state, control, model=None, **kwargs):
-        if self.best_state is not None:
-            model.load_state_dict(self.best_state)
-
-
-def _validation_metrics(prediction) -> dict:
-    predicted = np.argmax(prediction.predictions, axis=-1)
-    labels = prediction.label_ids
-    return {
-        "accuracy": float((predicted == labels).mean()),
-        "macro_f1": float(f1_score(labels, predicted, average="macro", zero_division=0)),
-    }
 
 
 @torch.no_grad()
@@ -425,7 +202,7 @@ def train(config: TrainConfig, data: DataConfig, splits: Splits | None = None) -
         eval_dataset=validation_set,
         data_collator=collator,
         processing_class=tokenizer,
-        compute_metrics=_validation_metrics,
+        compute_metrics=validation_metrics(splits.labels),
         callbacks=[epoch_log],
         class_weights=_class_weights(splits) if config.class_weighting == "balanced" else None,
     )
@@ -455,29 +232,26 @@ def train(config: TrainConfig, data: DataConfig, splits: Splits | None = None) -
         final.config.modeldistill["text_prep"] = splits.text_prep.to_dict()
     final.save_pretrained(config.out)
     tokenizer.save_pretrained(config.out)
-    run_config = {
-        "train": to_jsonable(config),
-        "data": to_jsonable(data),
-        "train_seconds": round(train_seconds, 1),
-    }
-    (config.out / "run_config.json").write_text(
-        json.dumps(run_config, indent=2) + "\n", encoding="utf-8"
+    write_run_config(
+        config.out,
+        RunConfig(train=config, data=to_jsonable(data), train_seconds=round(train_seconds, 1)),
     )
 
     test_set = tokenize(splits.test, tokenizer, data.max_length).remove_columns("text")
     logits = predict_logits(final, test_set, collator, config.eval_batch_size)
-    metrics = {
-        "model": str(config.out),
-        "backend": "torch",
-        "split": "test",
-        **compute_metrics(np.asarray(splits.test["label"]), logits.argmax(-1), splits.labels),
-        "parameters": count_parameters(config.out),
-        "size_bytes": size_on_disk(config.out, "torch"),
-        "best_epoch": epoch_log.best_epoch,
-        "best_val_macro_f1": epoch_log.best_f1,
-        "train_seconds": round(train_seconds, 1),
-    }
-    (config.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    scores = compute_metrics(np.asarray(splits.test["label"]), logits.argmax(-1), splits.labels)
+    metrics = Metrics(
+        model=str(config.out),
+        backend="torch",
+        split="test",
+        **dict(scores),
+        parameters=count_parameters(config.out),
+        size_bytes=size_on_disk(config.out, "torch"),
+        best_epoch=epoch_log.best_epoch,
+        best_val_macro_f1=epoch_log.best_f1,
+        train_seconds=round(train_seconds, 1),
+    )
+    write_metrics(config.out / METRICS_FILE, metrics)
     return config.out
 
 
@@ -489,11 +263,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     config = from_args(TrainConfig, args)
     out = train(config, from_args(DataConfig, args))
-    metrics_path = out / "metrics.json"
+    metrics_path = out / METRICS_FILE
     if metrics_path.is_file():
-        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        metrics = read_metrics(metrics_path)
+        hate_f1 = metrics.hate.f1 if metrics.hate else float("nan")
         print(
-            f"{config.method}: test accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}"
-            f"  hate F1 {metrics.get('hate', {}).get('f1', float('nan')):.4f}  -> {out}"
+            f"{config.method}: test accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}"
+            f"  hate F1 {hate_f1:.4f}  -> {out}"
         )
     return 0

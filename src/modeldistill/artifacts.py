@@ -1,0 +1,258 @@
+"""The JSON files that stages hand to each other, as typed objects with one writer and one reader.
+
+| file | class | written by | read by |
+|---|---|---|---|
+| `run_config.json` | `RunConfig` | `write_run_config` (train) | `read_run_config` (export's card) |
+| `inference.json` | `InferenceSettings` | `write_inference` (export) | `read_inference` (inference, evaluate) |
+| `metrics.json` | `Metrics` | `write_metrics` (train, evaluate, export) | `read_metrics` (inference, experiment, summarize) |
+
+Every file carries a `format` number. A file without one was written by a release before the
+number existed (format 0), whose keys are those of format 1, so it is read as format 1; a file
+with a higher number than this release knows, or whose content does not fit its class, is refused
+with a UserError that names the file and says what to do.
+
+This module imports no torch (nor does `train_config`): `inference` reads these files on the light
+ONNX-only path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from modeldistill.config import to_jsonable
+from modeldistill.errors import UserError
+from modeldistill.train_config import TrainConfig
+
+RUN_CONFIG_FILE = "run_config.json"
+INFERENCE_FILE = "inference.json"
+METRICS_FILE = "metrics.json"
+# The format each file is written in. Raise one when a field changes meaning or is removed, and
+# teach its reader to convert the previous format (format 0, no number, equals format 1).
+RUN_CONFIG_FORMAT = 1
+INFERENCE_FORMAT = 1
+METRICS_FORMAT = 1
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class _Strict(BaseModel):
+    # A key this release does not know means the file came from elsewhere: refuse, do not drop it.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClassScores(_Strict):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class BinaryScores(_Strict):
+    precision: float
+    recall: float
+    f1: float
+
+
+class SplitMetrics(_Strict):
+    """The scores of one set of predictions against its labels (what `compute_metrics` returns)."""
+
+    num_examples: int
+    accuracy: float
+    macro_f1: float
+    weighted_f1: float
+    per_class: dict[str, ClassScores]
+    labels: list[str]
+    confusion_matrix: list[list[int]]
+    # toxic-vs-rest scores; only when the labels include the toxic label
+    hate: BinaryScores | None = None
+    # ROC-AUC of P(hate): only for hate-vs-rest scoring (several sources, or --hate-vs-rest)
+    roc_auc: float | None = None
+
+
+class Metrics(SplitMetrics):
+    """`metrics.json`: a model's scores on one split, with what was scored and how."""
+
+    model: str
+    backend: str
+    split: str
+    parameters: int
+    size_bytes: int
+    # Training adds these: the kept epoch and its validation score, and the training time.
+    best_epoch: int | None = None
+    best_val_macro_f1: float | None = None
+    train_seconds: float | None = None
+    # The P(hate) threshold of a hate-vs-rest scoring (the model's tuned one, as the API decides).
+    threshold: float | None = None
+    # The same scores per data source, for runs on several sources (empty: one source).
+    by_source: dict[str, SplitMetrics] = Field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (without the file's format number), keys in the order they always had."""
+        data = self.model_dump(exclude_none=True)
+        if not data["by_source"]:
+            del data["by_source"]
+        head = {key: data.pop(key) for key in ("model", "backend", "split")}
+        return head | data
+
+
+class BackendCheck(_Strict):
+    """How far an ONNX file's probabilities are from PyTorch's on the check texts."""
+
+    max_probability_difference: float
+    label_agreement: float
+    texts: int
+
+
+class InferenceSettings(_Strict):
+    """`inference.json`: how an exported folder is to be run and where its threshold came from."""
+
+    threshold: float = Field(ge=0.0, le=1.0)
+    toxic_label: str
+    max_length: int = Field(ge=3)
+    labels: list[str]
+    name: str
+    version: str
+    threshold_source: str
+    source_model: str
+    data: str | None
+    exported_at: str
+    modeldistill_version: str
+    checks: dict[str, BackendCheck] | None = None
+    # counts and scores at the tuned threshold (only when a dataset tuned it)
+    validation: dict[str, int | float] | None = None
+    parameters: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.model_dump()
+        # `data` is null without a tuning dataset; the later fields are absent until measured.
+        return {k: v for k, v in data.items() if v is not None or k == "data"}
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """`run_config.json`: the resolved settings a model was trained with."""
+
+    train: TrainConfig
+    # The data settings as a nested mapping (the data config's own shape, which grows with it).
+    data: dict[str, Any]
+    train_seconds: float | None = None
+
+    def data_source(self) -> str | None:
+        """The dataset the run read (path, Hub id or recipe file), if its data block names one;
+        a run on several `--data` values names them joined by ", "."""
+        source = self.data.get("data")
+        if isinstance(source, list):
+            source = ", ".join(str(item) for item in source if item)
+        return source if isinstance(source, str) and source else None
+
+    def to_dict(self) -> dict[str, Any]:
+        payload = {"train": to_jsonable(self.train), "data": self.data}
+        if self.train_seconds is not None:
+            payload["train_seconds"] = self.train_seconds
+        return payload
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON file that must hold an object, or a UserError naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"cannot read {path}: {error}") from error
+    if not isinstance(data, dict):
+        raise UserError(f"{path} does not hold a JSON object")
+    return data
+
+
+def write_json_object(path: Path, payload: dict[str, Any]) -> None:
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+def _write(path: Path, format_number: int, payload: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_object(path, {"format": format_number, **payload})
+    return path
+
+
+def _payload(path: Path, current: int, remedy: str) -> dict[str, Any]:
+    """The file's content without its format number, once the number is one this release reads."""
+    data = read_json_object(path)
+    number = data.pop("format", 0)  # no number: written before formats were numbered
+    if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+        raise UserError(f"{path} has format {number!r}, which is not a format number; {remedy}")
+    if number > current:
+        raise UserError(
+            f"{path} has format {number}, newer than this modeldistill reads (up to {current}): "
+            "upgrade modeldistill, or " + remedy
+        )
+    return data
+
+
+def _validate(cls: type[Model], path: Path, data: dict[str, Any], remedy: str) -> Model:
+    try:
+        return cls.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the file"
+        raise UserError(
+            f"{path} is not a {cls.__name__} file that this release reads ({where}: {first['msg']}"
+            f"{'' if error.error_count() == 1 else f'; {error.error_count() - 1} more'}); {remedy}"
+        ) from None
+
+
+def write_metrics(path: Path, metrics: Metrics) -> Path:
+    """Write metrics.json (a file path: `evaluate --output` may name any file)."""
+    return _write(path, METRICS_FORMAT, metrics.to_dict())
+
+
+def read_metrics(path: Path) -> Metrics:
+    remedy = f"measure it again with `modeldistill evaluate MODEL --output {path}` (or delete it)"
+    return _validate(Metrics, path, _payload(path, METRICS_FORMAT, remedy), remedy)
+
+
+def write_inference(folder: Path, settings: InferenceSettings) -> Path:
+    return _write(folder / INFERENCE_FILE, INFERENCE_FORMAT, settings.to_dict())
+
+
+def read_inference(folder: Path) -> InferenceSettings | None:
+    """The folder's inference settings, or None if it has no inference.json (a trained folder)."""
+    path = folder / INFERENCE_FILE
+    if not path.is_file():
+        return None
+    remedy = "export the model again with `modeldistill export`"
+    return _validate(InferenceSettings, path, _payload(path, INFERENCE_FORMAT, remedy), remedy)
+
+
+def write_run_config(folder: Path, run: RunConfig) -> Path:
+    return _write(folder / RUN_CONFIG_FILE, RUN_CONFIG_FORMAT, run.to_dict())
+
+
+def read_run_config(folder: Path) -> RunConfig | None:
+    """The settings the model in `folder` was trained with, or None if it has no run_config.json."""
+    path = folder / RUN_CONFIG_FILE
+    if not path.is_file():
+        return None
+    remedy = "delete it (the model card then omits the training settings) or train the model again"
+    data = _payload(path, RUN_CONFIG_FORMAT, remedy)
+    train, block = data.pop("train", None), data.pop("data", None)
+    seconds = data.pop("train_seconds", None)
+    if data or not isinstance(train, dict) or not isinstance(block, dict):
+        raise UserError(
+            f"{path} is not a RunConfig file that this release reads (it needs `train` and `data` "
+            f"objects{f', and has unknown keys {sorted(data)}' if data else ''}); {remedy}"
+        )
+    fields = {field.name for field in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(train) - fields)
+    if unknown:
+        raise UserError(f"{path}: train settings {unknown} are unknown to this release; {remedy}")
+    try:
+        config = TrainConfig(**train)
+    except (UserError, TypeError) as error:
+        raise UserError(f"{path}: {error}; {remedy}") from None
+    if seconds is not None and not isinstance(seconds, (int, float)):
+        raise UserError(f"{path}: train_seconds must be a number; {remedy}")
+    return RunConfig(train=config, data=block, train_seconds=seconds)
