@@ -97,13 +97,13 @@ def test_check_scores_a_model_and_reports_every_case_and_group(tiny_bert_dir):
     result = run_check(
         classifier, CheckConfig(min_accuracy=0, min_case_accuracy=0, max_group_gap=1)
     )
-    assert result["passed"] and result["num_cases"] == len(check_sentences())
-    assert set(result["cases"]) == {*CASES, SPELLING_CASE}
-    assert set(result["groups"]) == {g.key for g in GROUPS}
-    right = sum(row["right"] for row in result["sentences"])
-    assert result["accuracy"] == pytest.approx(right / result["num_cases"])
+    assert result.passed and result.num_cases == len(check_sentences())
+    assert set(result.cases) == {*CASES, SPELLING_CASE}
+    assert set(result.groups) == {g.key for g in GROUPS}
+    right = sum(row["right"] for row in result.sentences)
+    assert result.accuracy == pytest.approx(right / result.num_cases)
     # A sentence is flagged exactly when its P(hate) reaches the model's threshold.
-    for row in result["sentences"]:
+    for row in result.sentences:
         assert (
             row["flagged"] == (row["p_hate"] >= round(classifier.threshold, 6) - 1e-6)
             or abs(row["p_hate"] - classifier.threshold) < 1e-5

@@ -323,6 +323,21 @@ def test_a_several_source_model_records_and_reapplies_its_text_preparation(tiny_
     assert classifier.tokenize([raw])[0].ids == classifier.tokenize([prepared])[0].ids
     assert classifier.predict([raw])[0].scores == classifier.predict([prepared])[0].scores
 
+    # Its export tunes the threshold on the same sources and writes a card that lists them with
+    # their scores and the behavioural check.
+    from modeldistill.artifacts import read_check, read_metrics
+    from modeldistill.export import ExportConfig, export_model
+
+    exported = export_model(out, ExportConfig(out=tmp_path / "export", data=data.data), data)
+    metrics = read_metrics(exported / "metrics.json")
+    assert set(metrics.by_source) == {"first", "second"} and metrics.threshold is not None
+    check = read_check(exported / "check.json")
+    assert check is not None and check.num_cases > 500 and check.sentences is None
+    card = (exported / "README.md").read_text()
+    for text in ("## Sources", "| first |", "Test split per source", "## Behavioural check"):
+        assert text in card
+    assert "hate_speech18" not in card
+
 
 def test_evaluate_reports_pooled_and_per_source_binary_metrics(tiny_bert_dir, tmp_path, capsys):
     texts = [(f"they are vermin {i}", "hate") for i in range(30)] + [

@@ -5,6 +5,7 @@
 | `run_config.json` | `RunConfig` | `write_run_config` (train) | `read_run_config` (export's card) |
 | `inference.json` | `InferenceSettings` | `write_inference` (export) | `read_inference` (inference, evaluate) |
 | `metrics.json` | `Metrics` | `write_metrics` (train, evaluate, export) | `read_metrics` (inference, experiment, summarize) |
+| `check.json` | `CheckSummary` | `write_check` (check, export) | `read_check` (export's card) |
 
 Every file carries a `format` number. A file without one was written by a release before the
 number existed (format 0), whose keys are those of format 1, so it is read as format 1; a file
@@ -31,11 +32,13 @@ from modeldistill.train_config import TrainConfig
 RUN_CONFIG_FILE = "run_config.json"
 INFERENCE_FILE = "inference.json"
 METRICS_FILE = "metrics.json"
+CHECK_FILE = "check.json"
 # The format each file is written in. Raise one when a field changes meaning or is removed, and
 # teach its reader to convert the previous format (format 0, no number, equals format 1).
 RUN_CONFIG_FORMAT = 1
 INFERENCE_FORMAT = 1
 METRICS_FORMAT = 1
+CHECK_FORMAT = 1
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -98,6 +101,32 @@ class Metrics(SplitMetrics):
             del data["by_source"]
         head = {key: data.pop(key) for key in ("model", "backend", "split")}
         return head | data
+
+
+class CaseScore(_Strict):
+    accuracy: float
+    n: int
+    expected: str | None = None  # case types only: the verdict every sentence of the case expects
+
+
+class CheckSummary(_Strict):
+    """`check.json`: the behavioural check's result (`modeldistill check`), per case and group."""
+
+    model: str
+    threshold: float
+    num_cases: int
+    accuracy: float
+    cases: dict[str, CaseScore]
+    groups: dict[str, CaseScore]
+    group_mean: float
+    targets: dict[str, float]
+    failures: list[str]
+    passed: bool
+    # Every sentence with its P(hate), when the run was asked to keep them (`check --out`).
+    sentences: list[dict[str, Any]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
 
 
 class BackendCheck(_Strict):
@@ -212,6 +241,18 @@ def write_metrics(path: Path, metrics: Metrics) -> Path:
 def read_metrics(path: Path) -> Metrics:
     remedy = f"measure it again with `modeldistill evaluate MODEL --output {path}` (or delete it)"
     return _validate(Metrics, path, _payload(path, METRICS_FORMAT, remedy), remedy)
+
+
+def write_check(path: Path, summary: CheckSummary) -> Path:
+    """Write a check result (a file path: `check --out` may name any file)."""
+    return _write(path, CHECK_FORMAT, summary.to_dict())
+
+
+def read_check(path: Path) -> CheckSummary | None:
+    if not path.is_file():
+        return None
+    remedy = f"run the check again with `modeldistill check MODEL --out {path}` (or delete it)"
+    return _validate(CheckSummary, path, _payload(path, CHECK_FORMAT, remedy), remedy)
 
 
 def write_inference(folder: Path, settings: InferenceSettings) -> Path:

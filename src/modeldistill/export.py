@@ -27,14 +27,17 @@ from typing import Any
 
 from modeldistill import __version__
 from modeldistill.artifacts import (
+    CHECK_FILE,
     METRICS_FILE,
     BackendCheck,
     InferenceSettings,
     Metrics,
+    read_check,
     read_inference,
     read_json_object,
     read_metrics,
     read_run_config,
+    write_check,
     write_inference,
     write_metrics,
 )
@@ -43,7 +46,7 @@ from modeldistill.config import from_args, option, require
 from modeldistill.constants import CHECK_TEXTS
 from modeldistill.data import DataConfig, load_splits, model_inputs
 from modeldistill.errors import UserError
-from modeldistill.evaluate import count_parameters, evaluate_folder
+from modeldistill.evaluate import TOXIC_LABEL, count_parameters, evaluate_folder
 from modeldistill.inference import (
     BACKEND_FILES,
     DEFAULT_MAX_LENGTH,
@@ -182,7 +185,15 @@ def export_model(
         write_metrics(metrics_path, metrics)
     elif metrics_path.is_file():
         metrics = read_metrics(metrics_path)
-    write_model_card(out_dir, model_config, info, metrics, read_run_config(model_dir))
+    check = read_check(out_dir / CHECK_FILE)
+    if data is not None and config.toxic_label == TOXIC_LABEL:
+        # The behavioural check of the folder as shipped, for the card (sentences left out).
+        from modeldistill.check import run_check
+
+        full = run_check(Classifier.load(out_dir))
+        check = full.model_copy(update={"model": info.name, "sentences": None})
+        write_check(out_dir / CHECK_FILE, check)
+    write_model_card(out_dir, model_config, info, metrics, read_run_config(model_dir), check)
     return out_dir
 
 

@@ -14,18 +14,38 @@ from string import Template
 from typing import Any
 
 from modeldistill import __version__
-from modeldistill.artifacts import InferenceSettings, Metrics, RunConfig
+from modeldistill.artifacts import CheckSummary, InferenceSettings, Metrics, RunConfig
 from modeldistill.inference import BACKEND_FILES
 
 TEMPLATES = Path(__file__).parent / "templates"
 # The Hub id of the model `embedded:all-MiniLM-L6-v2` ships offline.
 EMBEDDED_BASE = "sentence-transformers/all-MiniLM-L6-v2"
-KNOWN_DATASETS = ("hate_speech18",)
+KNOWN_DATASETS = ("hate_speech18", "several_sources")
+SEVERAL_SOURCES = "several_sources"
 _BLOCK = re.compile(r"^\[(\w+)\]\n", re.MULTILINE)
+
+
+def training_sources(run: RunConfig | None) -> list | None:
+    """The sources of a several-source run (as its recipe names them today), else None."""
+    from modeldistill.data import DataConfig
+    from modeldistill.errors import UserError
+    from modeldistill.sources.recipe import specs_from_values
+
+    values = run.data.get("data") if run else None
+    if not values or isinstance(values, str):
+        return None
+    try:
+        if not DataConfig(data=list(values)).multi_source:
+            return None
+        return specs_from_values(list(values))
+    except UserError:  # the recipe is not where training read it: name the values only
+        return None
 
 
 def dataset_name(data: str | None, run: RunConfig | None) -> str | None:
     """The dataset's name: the one export tuned the threshold on, else the one training read."""
+    if training_sources(run) is not None:
+        return SEVERAL_SOURCES
     source = data or (run.data_source() if run else None)
     if source is None:
         return None
@@ -90,11 +110,76 @@ def measured_summary(metrics: Metrics | None) -> str:
     if metrics is None:
         return "No metrics.json came with the model, so no test metrics are reported here."
     hate_f1 = metrics.hate.f1 if metrics.hate else float("nan")
+    how = (
+        "argmax labels"
+        if metrics.threshold is None
+        else f"P(hate) at the threshold {metrics.threshold:.4f}, as the API decides; ROC-AUC "
+        f"{metrics.roc_auc:.4f}"
+    )
     return (
         f"On the {metrics.split} split ({metrics.num_examples} texts): accuracy "
         f"{metrics.accuracy:.4f}, macro-F1 {metrics.macro_f1:.4f}, hate-vs-rest F1 {hate_f1:.4f} "
-        f"(argmax labels); measured by `modeldistill evaluate` with the `{metrics.backend}` backend"
+        f"({how}); measured by `modeldistill evaluate` with the `{metrics.backend}` backend"
         + (" of this folder." if metrics.backend != "torch" else ", before export.")
+    )
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def sources_section(specs: list, metrics: Metrics | None) -> str:
+    """Every source with its license, citation and label map, and its test scores."""
+    from modeldistill.sources.loaders import LOADERS
+
+    rows = []
+    for spec in specs:
+        loader = LOADERS[spec.loader]
+        mapping = ", ".join(f"{k} → {v or 'dropped'}" for k, v in spec.label_map.items())
+        rows.append(
+            [
+                spec.name,
+                loader.description,
+                loader.license or "the user's",
+                loader.citation,
+                mapping,
+            ]
+        )
+    text = "\n\n## Sources\n" + _table(["source", "what", "license", "citation", "label map"], rows)
+    if metrics is not None and metrics.by_source:
+        scores = [
+            [
+                name,
+                str(part.num_examples),
+                f"{part.hate.f1:.4f}" if part.hate else "–",
+                f"{part.macro_f1:.4f}",
+                "–" if part.roc_auc is None else f"{part.roc_auc:.4f}",
+                f"{part.accuracy:.4f}",
+            ]
+            for name, part in metrics.by_source.items()
+        ]
+        text += "\n\nTest split per source (texts as published, this folder's backend):\n\n"
+        text += _table(["source", "texts", "hate F1", "macro-F1", "ROC-AUC", "accuracy"], scores)
+    return text
+
+
+def check_section(check: CheckSummary | None) -> str:
+    """The behavioural check's table, when export ran it."""
+    if check is None:
+        return ""
+    cases = [
+        [name, case.expected or "", str(case.n), f"{case.accuracy:.1%}"]
+        for name, case in check.cases.items()
+    ]
+    groups = [[name, str(group.n), f"{group.accuracy:.1%}"] for name, group in check.groups.items()]
+    verdict = "all targets met" if check.passed else "missed: " + "; ".join(check.failures)
+    return (
+        f"\n\n## Behavioural check\n`modeldistill check`: {check.accuracy:.1%} of "
+        f"{check.num_cases} template sentences right ({verdict}).\n\n"
+        + _table(["case type", "expected", "n", "accuracy"], cases)
+        + "\n\n"
+        + _table(["group", "n", "accuracy"], groups)
     )
 
 
@@ -129,12 +214,15 @@ def render_model_card(
     info: InferenceSettings,
     metrics: Metrics | None,
     run: RunConfig | None,
+    check: CheckSummary | None = None,
 ) -> str:
     """The card's text (YAML metadata and Markdown body) for the exported folder `out_dir`."""
     from huggingface_hub import ModelCardData
 
     block = _block(config)
     dataset = dataset_name(info.data, run)
+    specs = training_sources(run)
+    sections = (sources_section(specs, metrics) if specs else "") + check_section(check)
     text = dataset_text(dataset)
     card_data = ModelCardData(
         model_name=info.name,
@@ -148,7 +236,7 @@ def render_model_card(
             *(["distillation"] if block.get("method") else []),
         ],
         base_model=base_model(config, run),
-        datasets=[dataset] if dataset else None,
+        datasets=[spec.name for spec in specs] if specs else [dataset] if dataset else None,
         eval_results=eval_results(metrics, dataset),
     )
     files = [f for f in ("model.safetensors", *BACKEND_FILES.values()) if (out_dir / f).is_file()]
@@ -167,6 +255,7 @@ def render_model_card(
         label_notes=text["label_notes"],
         threshold_source=info.threshold_source,
         training=training_summary(run, block),
+        sections=sections,
         measured=measured_summary(metrics),
         files=", ".join(f"`{f}`" for f in files),
     )
@@ -179,11 +268,12 @@ def write_model_card(
     info: InferenceSettings,
     metrics: Metrics | None,
     run: RunConfig | None,
+    check: CheckSummary | None = None,
 ) -> Path:
     from huggingface_hub import ModelCard
 
     path = out_dir / "README.md"
-    ModelCard(render_model_card(out_dir, config, info, metrics, run)).save(path)
+    ModelCard(render_model_card(out_dir, config, info, metrics, run, check)).save(path)
     return path
 
 

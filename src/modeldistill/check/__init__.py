@@ -19,6 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from modeldistill.artifacts import CaseScore, CheckSummary, write_check
 from modeldistill.config import add_arguments as add_config_arguments
 from modeldistill.config import from_args, option, require
 from modeldistill.errors import UserError
@@ -48,7 +49,7 @@ def _accuracy(items: list[bool]) -> float:
     return sum(items) / len(items) if items else 0.0
 
 
-def run_check(classifier, config: CheckConfig | None = None) -> dict:
+def run_check(classifier, config: CheckConfig | None = None) -> CheckSummary:
     """Score every check sentence; accuracy overall, per case type and per group, and the verdict."""
     from modeldistill.check.cases import check_sentences
     from modeldistill.check.lexicon import NO_GROUP
@@ -95,50 +96,48 @@ def run_check(classifier, config: CheckConfig | None = None) -> dict:
         for name, value in groups.items()
         if group_mean - value > config.max_group_gap
     ]
-    return {
-        "model": str(classifier.path),
-        "threshold": classifier.threshold,
-        "num_cases": len(rows),
-        "accuracy": overall,
-        "cases": {
-            name: {
-                "accuracy": cases[name],
-                "n": len(by_case[name]),
-                "expected": _expected(rows, name),
-            }
+    return CheckSummary(
+        model=str(classifier.path),
+        threshold=classifier.threshold,
+        num_cases=len(rows),
+        accuracy=overall,
+        cases={
+            name: CaseScore(
+                accuracy=cases[name], n=len(by_case[name]), expected=_expected(rows, name)
+            )
             for name in cases
         },
-        "groups": {name: {"accuracy": groups[name], "n": len(by_group[name])} for name in groups},
-        "group_mean": group_mean,
-        "targets": {
+        groups={name: CaseScore(accuracy=groups[name], n=len(by_group[name])) for name in groups},
+        group_mean=group_mean,
+        targets={
             "min_accuracy": config.min_accuracy,
             "min_case_accuracy": config.min_case_accuracy,
             "max_group_gap": config.max_group_gap,
         },
-        "failures": failures,
-        "passed": not failures,
-        "sentences": rows,
-    }
+        failures=failures,
+        passed=not failures,
+        sentences=rows,
+    )
 
 
 def _expected(rows: list[dict], case: str) -> str:
     return next(row["expected"] for row in rows if row["case"] == case)
 
 
-def format_report(result: dict) -> str:
+def format_report(result: CheckSummary) -> str:
     lines = [
-        f"behavioural check of {result['model']} (threshold {result['threshold']:.4f}): "
-        f"{result['accuracy']:.1%} of {result['num_cases']} cases right",
+        f"behavioural check of {result.model} (threshold {result.threshold:.4f}): "
+        f"{result.accuracy:.1%} of {result.num_cases} cases right",
         "",
         f"{'case type':<30}{'expected':>10}{'n':>6}{'accuracy':>10}",
     ]
-    for name, case in result["cases"].items():
-        lines.append(f"{name:<30}{case['expected']:>10}{case['n']:>6}{case['accuracy']:>10.1%}")
+    for name, case in result.cases.items():
+        lines.append(f"{name:<30}{case.expected:>10}{case.n:>6}{case.accuracy:>10.1%}")
     lines += ["", f"{'group':<30}{'n':>6}{'accuracy':>10}"]
-    for name, group in result["groups"].items():
-        lines.append(f"{name:<30}{group['n']:>6}{group['accuracy']:>10.1%}")
+    for name, group in result.groups.items():
+        lines.append(f"{name:<30}{group.n:>6}{group.accuracy:>10.1%}")
     lines.append("")
-    lines.append("passed" if result["passed"] else "missed: " + "; ".join(result["failures"]))
+    lines.append("passed" if result.passed else "missed: " + "; ".join(result.failures))
     return "\n".join(lines)
 
 
@@ -158,8 +157,7 @@ def main(args: argparse.Namespace) -> int:
     classifier = Classifier.load(resolve_model_dir(args.model), backend=config.backend)
     result = run_check(classifier, config)
     if config.out is not None:
-        config.out.parent.mkdir(parents=True, exist_ok=True)
-        config.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    summary = {key: value for key, value in result.items() if key != "sentences"}
-    print(json.dumps(summary, indent=2) if args.json else format_report(result))
-    return 0 if result["passed"] else 1
+        write_check(config.out, result)
+    summary = result.model_copy(update={"sentences": None})
+    print(json.dumps(summary.to_dict(), indent=2) if args.json else format_report(result))
+    return 0 if result.passed else 1
