@@ -84,7 +84,8 @@ class PredictConfig:
             f"--max-chars must be 1..{MAX_CHARS_LIMIT}, got {self.max_chars}",
         )
         require(
-            0 <= self.workers <= MAX_WORKERS, f"--workers must be 0..{MAX_WORKERS}, got {self.workers}"
+            0 <= self.workers <= MAX_WORKERS,
+            f"--workers must be 0..{MAX_WORKERS}, got {self.workers}",
         )
         require(1 <= self.threads <= MAX_WORKERS, f"--threads must be 1..{MAX_WORKERS}")
         require(1 <= self.actors <= MAX_WORKERS, f"--actors must be 1..{MAX_WORKERS}")
@@ -92,9 +93,7 @@ class PredictConfig:
             (self.input is None) == (self.output is None),
             "--input and --output go together",
         )
-        require(
-            self.engine == "ray" or self.address is None, "--address needs --engine ray"
-        )
+        require(self.engine == "ray" or self.address is None, "--address needs --engine ray")
         if self.engine == "local" and self.output is not None:
             suffix = Path(self.output).suffix.lower()
             require(
@@ -189,7 +188,9 @@ def read_jsonl(handle: BinaryIO, key: str) -> Iterator[Row]:
 
 def read_csv(handle: BinaryIO, column: str, name: str) -> Iterator[Row]:
     # surrogateescape keeps reading past bad bytes; a row holding one is reported, not scored.
-    text_handle = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    text_handle = io.TextIOWrapper(
+        handle, encoding="utf-8-sig", errors="surrogateescape", newline=""
+    )
     reader = csv.reader(text_handle)
     header = next(reader, None)
     if header is None:

@@ -164,7 +164,9 @@ def _write_shard(fs: Any, path: str, parts: list[Any], schema: Any) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.concat_tables(parts).drop_columns(["rows_in_file"]) if parts else schema.empty_table()
+    table = (
+        pa.concat_tables(parts).drop_columns(["rows_in_file"]) if parts else schema.empty_table()
+    )
     table = table.sort_by("row").cast(schema)
     tmp = path + ".tmp"
     with fs.open(tmp, "wb") as handle:
@@ -217,7 +219,9 @@ def predict_ray(model_dir: Path, config: PredictConfig) -> int:
 
         dataset = ray.data.read_binary_files(
             [path for path, file in names.items() if file in wanted],
-            include_paths=True, filesystem=PyFileSystem(FSSpecHandler(fs)), num_cpus=0
+            include_paths=True,
+            filesystem=PyFileSystem(FSSpecHandler(fs)),
+            num_cpus=0,
         ).map_batches(
             _parse,
             fn_kwargs={

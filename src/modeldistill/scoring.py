@@ -131,9 +131,7 @@ class _TextWriter:
                 record = dict(zip(names, values, strict=True))
                 scores = [p[i] for p in probabilities]
                 record["scores"] = (
-                    None
-                    if scores[0] is None
-                    else dict(zip(self.labels, scores, strict=True))
+                    None if scores[0] is None else dict(zip(self.labels, scores, strict=True))
                 )
                 record["truncated"] = columns["truncated"][i]
                 record["error"] = columns["error"][i]
