@@ -8,7 +8,23 @@ from pathlib import Path
 
 from modeldistill.export import export_model
 
-WORDS = "the a people forum post welcome kick out all of them here today nice vermin".split()
+WORDS = [
+    "the",
+    "a",
+    "people",
+    "forum",
+    "post",
+    "welcome",
+    "kick",
+    "out",
+    "all",
+    "of",
+    "them",
+    "here",
+    "today",
+    "nice",
+    "vermin",
+]
 
 
 def fp32_model(tiny_bert_dir: Path, folder: Path) -> str:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from predict_helpers import fp32_model, write_inputs
-from predict_helpers import read_jsonl as _jsonl
 
 from modeldistill.cli import main
+from predict_helpers import fp32_model, write_inputs
+from predict_helpers import read_jsonl as _jsonl
 
 
 @pytest.fixture(scope="module")

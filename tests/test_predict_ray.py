@@ -7,9 +7,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from predict_helpers import fp32_model, write_inputs
 
 from modeldistill.cli import main
+from predict_helpers import fp32_model, write_inputs
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[ray]'")
 pytestmark = pytest.mark.slow
