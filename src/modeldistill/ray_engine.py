@@ -39,7 +39,7 @@ INSTALL_HINT = (
 )
 # Bounds what one input file costs the task that reads it whole.
 MAX_FILE_BYTES = 2 << 30
-BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 256 << 10
 
 
 def _import_ray() -> Any:
