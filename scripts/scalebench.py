@@ -197,25 +197,17 @@ def _measure(command: list[str]) -> dict:
     }
 
 
+def _predict(model: Path, path: Path, output: Path, *extra: str) -> list[str]:
+    return [
+        *(sys.executable, "-m", "modeldistill", "predict", "--model", str(model)),
+        *("--input", str(path), "--output", str(output), "--no-resume", *extra),
+    ]
+
+
 def part_predict(model: Path, path: Path, rows: int, out_dir: Path) -> dict:
-    python = sys.executable
-    footprint = _measure([python, "-c", FOOTPRINT, str(model), str(path)])
+    footprint = _measure([sys.executable, "-c", FOOTPRINT, str(model), str(path)])
     output = out_dir / "predict.jsonl"
-    run = _measure(
-        [
-            python,
-            "-m",
-            "modeldistill",
-            "predict",
-            "--model",
-            str(model),
-            "--input",
-            str(path),
-            "--output",
-            str(output),
-            "--no-resume",
-        ]
-    )
+    run = _measure(_predict(model, path, output))
     written = sum(1 for _ in output.open(encoding="utf-8"))
     assert written == rows, f"{written} output rows for {rows} input rows"
     run["end_to_end_texts_per_s"] = rows / run["wall_s"]
@@ -228,25 +220,7 @@ def part_predict(model: Path, path: Path, rows: int, out_dir: Path) -> dict:
 
 def part_ray(model: Path, path: Path, rows: int, out_dir: Path, actors: int) -> dict:
     output = out_dir / f"ray{actors}"
-    run = _measure(
-        [
-            sys.executable,
-            "-m",
-            "modeldistill",
-            "predict",
-            "--engine",
-            "ray",
-            "--model",
-            str(model),
-            "--input",
-            str(path),
-            "--output",
-            str(output),
-            "--no-resume",
-            "--actors",
-            str(actors),
-        ]
-    )
+    run = _measure(_predict(model, path, output, "--engine", "ray", "--actors", str(actors)))
     run["end_to_end_texts_per_s"] = rows / run["wall_s"]
     print(json.dumps(run, indent=2), flush=True)
     return run

@@ -85,3 +85,13 @@ def test_ray_matches_local_keeps_ids_and_resumes(tiny_bert_dir, tmp_path, local_
 
     assert main(ray_args) == 0  # nothing left: nothing rewritten
     assert {s.name: s.stat().st_mtime_ns for s in out.glob("*.parquet")} == after
+
+
+def test_ray_reports_a_bad_input_as_a_usage_error(tiny_bert_dir, tmp_path, local_ray, capsys):
+    model = fp32_model(tiny_bert_dir, tmp_path)
+    (tmp_path / "in.csv").write_text("body\nhello\n", encoding="utf-8")
+    argv = ["predict", "--model", model, "--engine", "ray", "--input", str(tmp_path / "in.csv")]
+    assert main([*argv, "--output", str(tmp_path / "out")]) == 2
+    assert "has no 'text' column" in capsys.readouterr().err
+    assert main([*argv, "--output", str(tmp_path / "out"), "--text-column", "body"]) == 0
+    assert pq.read_table(next((tmp_path / "out").glob("*.parquet")))["label"][0].as_py()
