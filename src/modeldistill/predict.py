@@ -67,9 +67,13 @@ class PredictConfig:
     chunk_size: int = option(1024, "rows read, scored and written at a time")
     max_chars: int = option(20_000, "longer texts are cut to this many characters (and truncated)")
     workers: int = option(
-        0, "batches scored at once, each on its own thread (default: one per available core)"
+        0, "batches scored at once, each on its own thread (0: one per available core)"
     )
-    threads: int = option(1, "ONNX Runtime threads inside each batch (per actor with Ray)")
+    threads: int = option(
+        1,
+        "ONNX Runtime threads inside each batch; with --engine ray, batches each actor scores "
+        "at once, single-threaded, and the CPUs it reserves",
+    )
     engine: str = option("local", "where files are scored", choices=list(ENGINES))
     address: str | None = option(
         None, "Ray cluster to join (e.g. ray://head:10001 or auto); default: start a local Ray"
