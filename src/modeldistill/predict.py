@@ -50,7 +50,9 @@ class PredictConfig:
         None, "model folder (default: $MODELDISTILL_MODEL or models/default)"
     )
     backend: str = option("auto", "inference backend", choices=list(BACKENDS))
-    batch_size: int = option(32, "texts per forward pass")
+    # 8: the fewest CPU-seconds per text of 4..128 for the int8 model on this project's machine
+    # (docs/scale.md); smaller batches pad less and stay in cache.
+    batch_size: int = option(8, "texts per forward pass")
     json: bool = option(False, "print predictions as JSON (command-line texts only)")
     input: str | None = option(
         None,
