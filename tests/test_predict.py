@@ -1,26 +1,22 @@
-"""`modeldistill predict` in-process on the tiny model: texts, .txt/.csv/.jsonl files, bad rows,
-resume. Run: pytest tests/test_predict.py"""
+"""`modeldistill predict` in-process on the tiny model: texts, .txt/.csv/.jsonl/.parquet files,
+folders and globs, bad rows, resume, order with several workers. Run: pytest tests/test_predict.py"""
 
 from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from modeldistill.cli import main
-from modeldistill.export import export_model
+from predict_helpers import fp32_model, write_inputs
+from predict_helpers import read_jsonl as _jsonl
 
 
 @pytest.fixture(scope="module")
 def model(tiny_bert_dir, tmp_path_factory) -> str:
-    # fp32 ONNX only: its scores do not depend on batch companions, so reruns compare exactly.
-    return str(export_model(tiny_bert_dir, tmp_path_factory.mktemp("model") / "m", int8=False))
-
-
-def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return fp32_model(tiny_bert_dir, tmp_path_factory.mktemp("model"))
 
 
 def test_texts_on_the_command_line(model, capsys):
@@ -129,3 +125,112 @@ def test_usage_errors_exit_2(model, tmp_path, monkeypatch, capsys):
     assert "input file not found" in capsys.readouterr().err
     assert main(["predict", "--model", model, "--input", "a.pdf", "--output", out]) == 2
     assert main(["predict", "--model", model, "  "]) == 2
+
+
+def _predict(model: str, source, out, *extra: str) -> int:
+    return main(["predict", "--model", model, "--input", str(source), "--output", str(out), *extra])
+
+
+def test_folder_of_mixed_files_to_parquet(model, tmp_path, capsys):
+    files = write_inputs(tmp_path / "in", rows_per_file=40)
+    out = tmp_path / "out.parquet"
+    assert _predict(model, tmp_path / "in", out) == 0
+    table = pq.read_table(out).to_pylist()
+    assert [(row["file"], row["row"]) for row in table] == [
+        (str(path), n) for path in files for n in range(1, 41)
+    ]
+    by_file = {(row["file"], row["row"]): row for row in table}
+    assert by_file[(str(files[0]), 4)]["error"] == "empty line"
+    assert by_file[(str(files[1]), 1)]["line"] == 2  # after the csv header
+    assert by_file[(str(files[2]), 6)]["error"].startswith("invalid JSON")
+    assert by_file[(str(files[3]), 8)]["error"] == "no 'text' value"
+    good = [row for row in table if row["error"] is None]
+    assert len(good) == 160 - 3
+    assert all(abs(sum(row[f"p_{label}"] for label in LABELS) - 1) < 1e-5 for row in good)
+    err = capsys.readouterr().err
+    assert f"{files[2]}: line 6: invalid JSON" in err and "157 scored, 3 errors" in err
+    assert not (tmp_path / "out.parquet.parts").exists()
+
+    # A glob picks the same files; the same rows as JSON lines give the same scores.
+    assert _predict(model, tmp_path / "in" / "*.*", tmp_path / "out.jsonl") == 0
+    lines = _jsonl(tmp_path / "out.jsonl")
+    assert [(r["file"], r["row"], r["label"]) for r in lines] == [
+        (r["file"], r["row"], r["label"]) for r in table
+    ]
+    assert all(
+        a["scores"] is None or abs(a["scores"]["hate"] - b["p_hate"]) < 1e-6
+        for a, b in zip(lines, table, strict=True)
+    )
+
+
+LABELS = ["noHate", "hate", "idk/skip", "relation"]
+
+
+def test_several_workers_keep_order_and_scores(model, tmp_path):
+    files = write_inputs(tmp_path / "in", rows_per_file=150)
+    runs = {}
+    for workers in (1, 3):
+        out = tmp_path / f"w{workers}.jsonl"
+        argv = ["--workers", str(workers), "--chunk-size", "37", "--batch-size", "5"]
+        assert _predict(model, tmp_path / "in", out, *argv) == 0
+        runs[workers] = _jsonl(out)
+    assert [(r["file"], r["row"]) for r in runs[3]] == [
+        (str(path), n) for path in files for n in range(1, 151)
+    ]
+    for one, three in zip(runs[1], runs[3], strict=True):
+        assert (one["label"], one["error"], one["text"]) == (
+            three["label"],
+            three["error"],
+            three["text"],
+        )
+        if one["scores"] is not None:
+            assert max(abs(one["scores"][k] - three["scores"][k]) for k in one["scores"]) < 1e-6
+
+
+def test_parquet_output_resumes_from_closed_parts(model, tmp_path, monkeypatch, capsys):
+    from modeldistill import scoring
+
+    source = tmp_path / "in.txt"
+    source.write_text("".join(f"post number {n}\n" for n in range(1, 101)), encoding="utf-8")
+    out = tmp_path / "out.parquet"
+    argv = ["--chunk-size", "10", "--workers", "2"]
+    assert _predict(model, source, out, *argv) == 0
+    full = pq.read_table(out).to_pylist()
+
+    # A run interrupted after 50 rows (parts of 20) closes what it wrote; a killed one would
+    # also leave a half-written part behind.
+    monkeypatch.setattr(scoring._ParquetWriter, "PART_ROWS", 20)
+    real_write = scoring._ParquetWriter.write
+
+    def write_then_stop(self, columns):
+        real_write(self, columns)
+        if 20 * self.next_part + self.rows_in_part >= 50:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(scoring._ParquetWriter, "write", write_then_stop)
+    assert _predict(model, source, out, "--no-resume", *argv) == 130
+    parts = tmp_path / "out.parquet.parts"
+    assert not out.exists() and len(list(parts.glob("part-*.parquet"))) == 3
+    (parts / "part-000003.parquet.tmp").write_bytes(b"PAR1 half a file")
+    monkeypatch.setattr(scoring._ParquetWriter, "write", real_write)
+    capsys.readouterr()
+    assert _predict(model, source, out, *argv) == 0
+    assert "resuming: 50 rows already" in capsys.readouterr().err
+    assert pq.read_table(out).to_pylist() == full
+    assert not parts.exists()
+
+    # A finished file is resumed from too: nothing left to do, nothing changes.
+    assert _predict(model, source, out, *argv) == 0
+    assert pq.read_table(out).to_pylist() == full
+
+
+def test_ray_engine_without_ray_says_how_to_install(model, tmp_path, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
+    source = tmp_path / "in.txt"
+    source.write_text("hello\n", encoding="utf-8")
+    assert _predict(model, source, tmp_path / "out", "--engine", "ray") == 2
+    assert "pip install 'modeldistill[ray]'" in capsys.readouterr().err
+    assert _predict(model, source, tmp_path / "out.jsonl", "--engine", "ray") == 2
+    assert _predict(model, source, tmp_path / "o.jsonl", "--address", "auto") == 2

@@ -255,26 +255,44 @@ class Classifier:
         if not texts:
             return []
         encodings = self.tokenize(texts)
-        # Sorting by length keeps padding, and so wasted compute, small within each batch.
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         probs = np.empty((len(texts), len(self.labels)), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
-            probs[batch] = _softmax(self._runner(self._feeds([encodings[i] for i in batch])))
-        toxic_index = self.labels.index(self.toxic_label) if self.toxic_label else None
-        results = []
-        for row, encoding in zip(probs, encodings, strict=True):
-            best = int(row.argmax())
-            results.append(
-                Prediction(
-                    label=self.labels[best],
-                    score=float(row[best]),
-                    toxic=toxic_index is not None and bool(row[toxic_index] >= self.threshold),
-                    scores={label: float(p) for label, p in zip(self.labels, row, strict=True)},
-                    truncated=bool(encoding.overflowing),
-                )
+        for rows, feeds in self.batches(encodings):
+            probs[rows] = self.probabilities(feeds)
+        best, toxic = self.decide(probs)
+        return [
+            Prediction(
+                label=self.labels[b],
+                score=float(row[b]),
+                toxic=bool(t),
+                scores={label: float(p) for label, p in zip(self.labels, row, strict=True)},
+                truncated=bool(encoding.overflowing),
             )
-        return results
+            for row, b, t, encoding in zip(probs, best, toxic, encodings, strict=True)
+        ]
+
+    def batches(self, encodings: list[Any]) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """(positions, model inputs) per batch of at most batch_size encodings, shortest first:
+        sorting by length keeps padding, and so wasted compute, small within each batch."""
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+        order = np.argsort(lengths, kind="stable")
+        return [
+            (rows, self._feeds([encodings[i] for i in rows]))
+            for rows in (
+                order[start : start + self.batch_size]
+                for start in range(0, len(order), self.batch_size)
+            )
+        ]
+
+    def probabilities(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """Class probabilities for one batch from `batches`; safe to call from several threads."""
+        return _softmax(self._runner(feeds))
+
+    def decide(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(index of the best label, whether the text counts as toxic) for each row of `probs`."""
+        best = probs.argmax(axis=-1)
+        if self.toxic_label is None:
+            return best, np.zeros(len(probs), dtype=bool)
+        return best, probs[:, self.labels.index(self.toxic_label)] >= self.threshold
 
     def tokenize(self, texts: list[str]) -> list[Any]:
         """The unpadded, truncated encodings `predict` feeds the model (bench times this alone)."""
