@@ -140,21 +140,14 @@ def evaluate_folder(
 
     classifier = Classifier.load(model_dir, backend=backend)
     dataset = splits[split]
+    extra: dict = {}
     if hate_vs_rest or classifier.labels != splits.labels or splits.sources is not None:
-        pooled, by_source = _binary_evaluation(classifier, dataset, splits.labels)
-        return Metrics(
-            model=str(model_dir),
-            backend=classifier.backend,
-            split=split,
-            **dict(pooled),
-            parameters=count_parameters(model_dir),
-            size_bytes=size_on_disk(model_dir, classifier.backend),
-            threshold=classifier.threshold,
-            by_source=by_source,
-        )
-    predictions = classifier.predict(list(dataset["text"]))
-    predicted_ids = np.array([classifier.labels.index(p.label) for p in predictions])
-    scores = compute_metrics(np.array(dataset["label"]), predicted_ids, splits.labels)
+        scores, by_source = _binary_evaluation(classifier, dataset, splits.labels)
+        extra = {"threshold": classifier.threshold, "by_source": by_source}
+    else:
+        predictions = classifier.predict(list(dataset["text"]))
+        predicted_ids = np.array([classifier.labels.index(p.label) for p in predictions])
+        scores = compute_metrics(np.array(dataset["label"]), predicted_ids, splits.labels)
     return Metrics(
         model=str(model_dir),
         backend=classifier.backend,
@@ -162,6 +155,7 @@ def evaluate_folder(
         **dict(scores),
         parameters=count_parameters(model_dir),
         size_bytes=size_on_disk(model_dir, classifier.backend),
+        **extra,
     )
 
 
