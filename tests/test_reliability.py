@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from modeldistill.inference import Classifier
-from modeldistill.serve import ServeConfig, _bind, create_app
+from modeldistill.serve import ServeConfig, bind, create_app
 
 START_TIMEOUT_S = 180  # a hang guard for very busy machines, not a speed target
 
@@ -415,7 +415,7 @@ class LiveServer:
         import uvicorn
 
         self.app = app
-        self.sock = _bind("127.0.0.1", 0)
+        self.sock = bind("127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         config = uvicorn.Config(
             app, log_level="critical", lifespan="on", timeout_graceful_shutdown=shutdown_timeout

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import live_server
 from modeldistill.inference import Classifier
 from modeldistill.serve import STATIC_DIR, ServeConfig, create_app
+from serve_helpers import live_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = STATIC_DIR.parent
@@ -53,35 +53,35 @@ def raw_get(address, target: str) -> tuple[int, bytes]:
 
 # Files outside the static folder, and a line of each that must never come back.
 SECRETS = {
-    "serve.py": (PACKAGE_DIR / "serve.py").read_text().splitlines()[0].encode(),
+    "predict.py": (PACKAGE_DIR / "predict.py").read_text().splitlines()[0].encode(),
     "pyproject.toml": b"[project]",
     "/etc/passwd": b"root:",
 }
 TRAVERSALS = [
-    "/static/../serve.py",
+    "/static/../predict.py",
     "/static/../../../pyproject.toml",
     "/static/../../../../../../../etc/passwd",
-    "/static/app.js/../../serve.py",
-    "/static/%2e%2e/serve.py",  # encoded
+    "/static/app.js/../../predict.py",
+    "/static/%2e%2e/predict.py",  # encoded
     "/static/%2E%2E/%2E%2E/%2E%2E/pyproject.toml",
-    "/static/.%2e/serve.py",
-    "/static/..%2fserve.py",
+    "/static/.%2e/predict.py",
+    "/static/..%2fpredict.py",
     "/static/%2e%2e%2f%2e%2e%2f%2e%2e%2fpyproject.toml",
-    "/static/%252e%252e/serve.py",  # double-encoded
-    "/static/%252e%252e%252fserve.py",
+    "/static/%252e%252e/predict.py",  # double-encoded
+    "/static/%252e%252e%252fpredict.py",
     "/static/..%252f..%252f..%252fpyproject.toml",
-    "/static/%25252e%25252e/serve.py",  # triple-encoded
-    "/static/%c0%ae%c0%ae/serve.py",  # overlong UTF-8 for '.'
-    "/static/..%5cserve.py",  # backslash
-    "/static/..\\serve.py",
-    "/static/....//serve.py",
-    "/static/..;/serve.py",
-    "/static/%00/../serve.py",
+    "/static/%25252e%25252e/predict.py",  # triple-encoded
+    "/static/%c0%ae%c0%ae/predict.py",  # overlong UTF-8 for '.'
+    "/static/..%5cpredict.py",  # backslash
+    "/static/..\\predict.py",
+    "/static/....//predict.py",
+    "/static/..;/predict.py",
+    "/static/%00/../predict.py",
     "/static//etc/passwd",
     "/static/%2fetc%2fpasswd",
     "/static/%2Fetc/passwd",
-    "/docs/swagger-ui.css/../../serve.py",
-    "/docs/..%2f..%2fserve.py",
+    "/docs/swagger-ui.css/../../predict.py",
+    "/docs/..%2f..%2fpredict.py",
     "/../../../etc/passwd",
     "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
     "/..%2f..%2f..%2fetc%2fpasswd",

@@ -10,11 +10,11 @@ import socket
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import live_server
 from modeldistill import cli
 from modeldistill.errors import UserError
 from modeldistill.inference import Classifier
-from modeldistill.serve import Metrics, ServeConfig, Service, _bind, create_app
+from modeldistill.serve import Metrics, ServeConfig, Service, bind, create_app
+from serve_helpers import live_server
 
 TEXTS = ["you are all welcome here", "kick them all out", "see you at the meeting tomorrow"]
 
@@ -300,7 +300,7 @@ def test_port_in_use_is_a_one_line_error():
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(UserError, match=f"cannot listen on 127.0.0.1:{port}"):
-            _bind("127.0.0.1", port)
+            bind("127.0.0.1", port)
 
 
 # ---- a real uvicorn server -------------------------------------------------------------------

@@ -1,0 +1,225 @@
+"""The ASGI app: routes, error handlers and the middleware around them."""
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import AfterValidator
+
+from modeldistill.inference import Classifier, Prediction
+from modeldistill.serve.config import CONFIG_ENV, ServeConfig
+from modeldistill.serve.metrics import Metrics
+from modeldistill.serve.middleware import Observe
+from modeldistill.serve.schemas import (
+    ErrorBody,
+    LegacyResponse,
+    ModelInfo,
+    ModelRef,
+    PredictResponse,
+    Status,
+    not_blank,
+    request_model,
+)
+from modeldistill.serve.service import Service, load_classifier
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+
+
+def create_app(config: ServeConfig, classifier: Classifier | None = None) -> FastAPI:
+    """The ASGI app. Loads the model now (so a bad one fails before the port is bound) unless
+    a loaded `classifier` is given; it answers a warm-up when the app starts."""
+    classifier = classifier or load_classifier(config)
+    metrics = Metrics()
+    service = Service(classifier, config, metrics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="Model Distillation",
+        summary="Hate-speech classification with a distilled BERT student.",
+        version=classifier.version,
+        docs_url=None,  # FastAPI's own /docs loads Swagger UI from a CDN; ours is served locally
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.metrics = metrics
+    PredictRequest = request_model(config)  # noqa: N806 - a class
+    model_ref = ModelRef(name=classifier.name, version=classifier.version)
+    busy = {503: {"model": ErrorBody, "description": "too many requests in flight or not ready"}}
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's shape ({"detail": [{loc, msg, type}]}) without echoing the (maybe huge) input.
+        detail = [
+            {
+                "loc": list(item.get("loc", ())),
+                "msg": item.get("msg", ""),
+                "type": item.get("type", ""),
+            }
+            for item in error.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, error: Exception) -> JSONResponse:
+        log.error("error on %s: %s: %s", request.url.path, type(error).__name__, error)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    async def classify(texts: list[str]) -> list[Prediction]:
+        if not service.ready:
+            raise HTTPException(503, detail="model is not ready yet", headers={"Retry-After": "1"})
+        with service.admit():
+            try:
+                return await service.predict(texts)
+            except asyncio.CancelledError:
+                # uvicorn cancels requests still running when --shutdown-timeout ends and would
+                # answer them a plain 500; say instead that this server is going (retry another).
+                asyncio.current_task().uncancel()
+                raise HTTPException(
+                    503, detail="server shutting down; retry", headers={"Retry-After": "1"}
+                ) from None
+
+    @app.post(
+        "/api/v1/predict",
+        response_model=PredictResponse,
+        responses={
+            400: {"model": ErrorBody, "description": "body is not UTF-8 text"},
+            413: {"model": ErrorBody, "description": "body too large"},
+            **busy,
+        },
+        tags=["predict"],
+    )
+    async def predict(body: PredictRequest) -> dict:  # type: ignore[valid-type]
+        """Classify 1 to `max_texts` texts; results come back in input order."""
+        predictions = await classify(body.texts)
+        return {"model": model_ref, "results": [p.to_dict() for p in predictions]}
+
+    @app.get("/predict", response_model=LegacyResponse, responses=busy, tags=["predict"])
+    async def predict_legacy(
+        search: Annotated[
+            str,
+            Query(min_length=1, max_length=config.max_chars, description="the text"),
+            AfterValidator(not_blank),
+        ],
+    ) -> dict:
+        """The original app's contract: one text in, Toxic or Not Toxic with a confidence."""
+        (prediction,) = await classify([search])
+        p_toxic = (
+            prediction.scores.get(classifier.toxic_label, 0.0) if classifier.toxic_label else 0.0
+        )
+        if prediction.toxic:
+            return {"label": "Toxic", "confidence": p_toxic}
+        return {"label": "Not Toxic", "confidence": 1.0 - p_toxic}
+
+    @app.get("/api/v1/model", response_model=ModelInfo, tags=["model"])
+    async def model_info() -> dict:
+        """The model in use, its test metrics and this server's input limits."""
+        return {
+            **classifier.describe(),
+            "metrics": classifier.metrics,
+            "limits": {
+                "max_texts": config.max_texts,
+                "max_chars": config.max_chars,
+                "max_body_bytes": config.max_body_bytes,
+            },
+        }
+
+    @app.get("/healthz", response_model=Status, tags=["health"])
+    async def healthz() -> dict:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", response_model=Status, responses={503: {"model": Status}}, tags=["health"])
+    async def readyz() -> Any:
+        """The model is loaded and has answered a warm-up request."""
+        if service.ready:
+            return {"status": "ready"}
+        return JSONResponse({"status": "not ready"}, status_code=503, headers={"Retry-After": "1"})
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+        tags=["health"],
+    )
+    async def prometheus_metrics() -> Response:
+        """Prometheus metrics of this process."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    _add_docs(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if config.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=config.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+        )
+    app.add_middleware(Observe, metrics=metrics, max_body_bytes=config.max_body_bytes)
+    return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    """/docs: Swagger UI from the swagger-ui-bundle package, so the docs need no CDN either."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        swagger_ui_path = None
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        if swagger_ui_path is None:
+            return HTMLResponse(
+                '<!doctype html><title>API docs</title><p>The schema is at <a href="/openapi.json">'
+                "/openapi.json</a>; install swagger-ui-bundle-v2 to browse it here."
+            )
+        return FileResponse(STATIC_DIR / "docs.html", media_type="text/html")
+
+    if swagger_ui_path is not None:
+        # Two fixed files, not a mounted folder: nothing else of the package can be reached.
+        for name, media in (
+            ("swagger-ui.css", "text/css"),
+            ("swagger-ui-bundle.js", "text/javascript"),
+        ):
+            app.add_api_route(
+                f"/docs/{name}",
+                _file_route(Path(swagger_ui_path) / name, media),
+                methods=["GET"],
+                include_in_schema=False,
+            )
+
+
+def _file_route(path: Path, media: str):
+    async def serve_file() -> FileResponse:
+        return FileResponse(path, media_type=media)
+
+    return serve_file
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn's factory for `--workers N`: each worker process builds its app from the settings."""
+    values = json.loads(os.environ[CONFIG_ENV])
+    return create_app(ServeConfig(**values))

@@ -1,0 +1,92 @@
+"""Pure ASGI middleware: the body limit, security and cache headers, request metrics."""
+
+import time
+from typing import Any
+
+from fastapi import HTTPException
+from fastapi.responses import JSONResponse
+
+from modeldistill.serve.metrics import Metrics
+
+API_ROUTES = ("/api/v1/predict", "/api/v1/model", "/predict", "/healthz", "/readyz", "/metrics")
+# Strict for the page: only this origin's scripts, styles and connections; no frames, no plugins.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+# Swagger UI sets inline styles; its scripts still come only from this origin.
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+
+class Observe:
+    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): metrics and security headers."""
+
+    def __init__(self, app: Any, metrics: Metrics, max_body_bytes: int):
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        route = path if path in API_ROUTES or path in ("/", "/docs") else "other"
+        if path.startswith("/static/"):
+            route = "/static"
+        extra = headers_for(path)
+        status = 500
+        start = time.perf_counter()
+
+        async def send_with_headers(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        # By hand: Starlette's own body limit answers 413 in plain text, not the API's JSON.
+        received = 0
+
+        async def receive_with_limit() -> dict:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise HTTPException(413, detail=f"body larger than {self.max_body_bytes} bytes")
+            return message
+
+        try:
+            length = content_length(scope)
+            if length is not None and length > self.max_body_bytes:
+                detail = f"body larger than {self.max_body_bytes} bytes"
+                await JSONResponse({"detail": detail}, 413)(scope, receive, send_with_headers)
+                return
+            await self.app(scope, receive_with_limit, send_with_headers)
+        finally:
+            self.metrics.requests.labels(route, str(status)).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - start)
+
+
+def content_length(scope: dict) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def headers_for(path: str) -> list[tuple[bytes, bytes]]:
+    if path.startswith(("/static/", "/docs/")):
+        cache = b"public, max-age=3600"
+    elif path in ("/", "/docs"):
+        cache = b"no-cache"
+    else:
+        cache = b"no-store"  # answers depend on the input and the model: never cache them
+    return [
+        (b"content-security-policy", (DOCS_CSP if path == "/docs" else CSP).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cache-control", cache),
+    ]
