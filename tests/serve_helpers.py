@@ -9,18 +9,21 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def live_server(model_dir: Path, classifier=None, startup_timeout: float = 120.0):
-    """(host, port) of uvicorn serving the app in a thread on a free loopback port, once the
+def live_server(model_dir: Path, classifier=None, startup_timeout: float = 120.0, **settings):
+    """(host, port) of uvicorn serving the app in a thread on a free loopback port, with the
+    protocol and limits `modeldistill serve` uses (`settings` are ServeConfig fields), once the
     model has answered its warm-up; stopped on exit."""
     import uvicorn
 
     from modeldistill.inference import Classifier
-    from modeldistill.serve import ServeConfig, bind, create_app
+    from modeldistill.serve import ServeConfig, bind, create_app, uvicorn_settings
 
     classifier = classifier or Classifier.load(model_dir, backend="torch")
-    app = create_app(ServeConfig(model=model_dir), classifier)
+    config = ServeConfig(model=model_dir, **settings)
+    app = create_app(config, classifier)
     sock = bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="on"))
+    options = {**uvicorn_settings(config), "log_level": "critical"}
+    server = uvicorn.Server(uvicorn.Config(app, **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout

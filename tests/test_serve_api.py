@@ -152,7 +152,7 @@ def test_cors_only_for_configured_origins(tiny_bert_dir, classifier):
         ({"texts": None}, ["body", "texts"], "list_type"),
         ({}, ["body", "texts"], "missing"),
         ({"texts": ["a"], "extra": 1}, ["body", "extra"], "extra_forbidden"),
-        ([1, 2], ["body"], "model_attributes_type"),
+        ([1, 2], ["body"], "model_type"),
     ],
 )
 def test_bad_bodies_get_422_naming_the_field(client, body, loc, kind):

@@ -29,6 +29,7 @@ from modeldistill.config import from_args, option, require
 from modeldistill.errors import UserError
 from modeldistill.inference import BACKENDS, Classifier, Prediction, has_surrogates
 from modeldistill.paths import resolve_model_dir
+from modeldistill.texts import is_blank
 
 SUFFIXES = (".txt", ".csv", ".jsonl")
 # Longer texts are cut before tokenising: far past any max_length, and a bound on memory per row.
@@ -96,7 +97,7 @@ def read_txt(path: Path) -> Iterator[Row]:
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             text, error = _decode(raw, number == 1)
-            if error is None and not text.strip():
+            if error is None and is_blank(text):
                 text, error = None, "empty line"
             yield Row(number, number, text, error)
 
@@ -106,7 +107,7 @@ def read_jsonl(path: Path, key: str) -> Iterator[Row]:
         for number, raw in enumerate(handle, start=1):
             line, error = _decode(raw, number == 1)
             text = None
-            if error is None and not line.strip():
+            if error is None and is_blank(line):
                 error = "empty line"
             elif error is None:
                 try:
@@ -119,7 +120,7 @@ def read_jsonl(path: Path, key: str) -> Iterator[Row]:
                         error = f"no {key!r} key"
                 if error is None and not isinstance(value, str):
                     error = f"the text is a {type(value).__name__}, not a string"
-                elif error is None and not value.strip():
+                elif error is None and is_blank(value):
                     error = "empty text"
                 elif error is None and has_surrogates(value):
                     error = "the text holds lone surrogates (a JSON \\ud800-style escape), not text"
@@ -146,7 +147,7 @@ def read_csv(path: Path, column: str) -> Iterator[Row]:
                 error = f"row has {len(fields)} fields, no {column!r}"
             elif any("\udc80" <= char <= "\udcff" for char in text):
                 text, error = None, "undecodable bytes (not UTF-8)"
-            elif not text.strip():
+            elif is_blank(text):
                 text, error = None, "empty text"
             yield Row(number, line, text, error)
             line = reader.line_num + 1
@@ -291,7 +292,7 @@ def main(args: argparse.Namespace) -> int:
     if config.input is not None and config.input.resolve() == config.output.resolve():
         raise UserError("--output must differ from --input")
     for index, text in enumerate(args.texts, start=1):
-        if not text.strip():
+        if is_blank(text):
             raise UserError(f"text {index} is empty")
     classifier = Classifier.load(
         resolve_model_dir(config.model), backend=config.backend, batch_size=config.batch_size

@@ -9,13 +9,13 @@ In code: `create_app(ServeConfig(model=...))` gives the ASGI app (tests use it w
 
 Modules: `config` (the settings), `schemas` (request and response bodies), `service` (the model,
 admission and the micro-batcher), `metrics`, `middleware` (limits, security headers, metrics),
-`app` (the app factory and its routes), `server` (the socket, uvicorn, shutdown and the CLI).
+`app` (the app factory and its routes), `protocol` (HTTP limits uvicorn lacks), `server` (the socket, uvicorn, shutdown and the CLI).
 """
 
 from modeldistill.serve.app import STATIC_DIR, create_app
 from modeldistill.serve.config import ServeConfig
 from modeldistill.serve.metrics import Metrics
-from modeldistill.serve.server import add_arguments, bind, main
+from modeldistill.serve.server import add_arguments, bind, main, uvicorn_settings
 from modeldistill.serve.service import Service, check_answers, load_classifier
 
 __all__ = [
@@ -29,4 +29,5 @@ __all__ = [
     "create_app",
     "load_classifier",
     "main",
+    "uvicorn_settings",
 ]

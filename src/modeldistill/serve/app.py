@@ -11,15 +11,17 @@ from typing import Annotated, Any
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import AfterValidator
+from pydantic import AfterValidator, ValidationError
+from starlette.requests import ClientDisconnect
 
 from modeldistill.inference import Classifier, Prediction
 from modeldistill.serve.config import CONFIG_ENV, ServeConfig
 from modeldistill.serve.metrics import Metrics
-from modeldistill.serve.middleware import Observe
+from modeldistill.serve.middleware import CLIENT_CLOSED_REQUEST, Observe
 from modeldistill.serve.schemas import (
     ErrorBody,
     LegacyResponse,
@@ -27,14 +29,59 @@ from modeldistill.serve.schemas import (
     ModelRef,
     PredictResponse,
     Status,
+    ValidationErrorBody,
     not_blank,
     request_model,
 )
 from modeldistill.serve.service import Service, load_classifier
+from modeldistill.texts import visible_pattern
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+
+
+class ClientGone(Exception):
+    """The client disconnected before its answer was ready."""
+
+
+async def read_body(request: Request) -> bytes:
+    try:
+        body = await request.body()
+    except ClientDisconnect:
+        raise ClientGone from None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise HTTPException(400, detail=f"body is not UTF-8 text (byte {error.start})") from None
+    return body
+
+
+class DisconnectWatch:
+    """Cancels the request's task when its client disconnects, so that a request waiting for the
+    model is dropped from the queue (its future is cancelled) instead of being scored for nobody.
+    `gone` tells that cancellation from uvicorn's own at shutdown."""
+
+    def __init__(self, request: Request):
+        self.receive = request.receive
+        self.gone = False
+        self.watcher: asyncio.Task | None = None
+
+    def __enter__(self) -> "DisconnectWatch":
+        self.task = asyncio.current_task()
+        self.watcher = asyncio.ensure_future(self._watch())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.watcher.cancel()
+
+    async def _watch(self) -> None:
+        # After the body, uvicorn's receive() returns only when the client disconnects (or the
+        # response is complete, by which time this watch is cancelled).
+        while (await self.receive())["type"] != "http.disconnect":
+            pass
+        self.gone = True
+        self.task.cancel()
 
 
 def create_app(config: ServeConfig, classifier: Classifier | None = None) -> FastAPI:
@@ -59,6 +106,9 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
         docs_url=None,  # FastAPI's own /docs loads Swagger UI from a CDN; ours is served locally
         redoc_url=None,
         lifespan=lifespan,
+        # Starlette's slash redirects build an absolute URL from the Host header, which a
+        # client controls: `Host: evil.example` would get `location: http://evil.example/...`.
+        redirect_slashes=False,
     )
     app.state.service = service
     app.state.metrics = metrics
@@ -79,18 +129,26 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
         ]
         return JSONResponse({"detail": detail}, status_code=422)
 
+    @app.exception_handler(ClientGone)
+    async def client_gone(request: Request, error: ClientGone) -> Response:
+        # Never delivered (the connection is gone); the status is for the metrics and the log.
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+
     @app.exception_handler(Exception)
     async def internal_error(request: Request, error: Exception) -> JSONResponse:
         log.error("error on %s: %s: %s", request.url.path, type(error).__name__, error)
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
-    async def classify(texts: list[str]) -> list[Prediction]:
+    async def classify(request: Request, texts: list[str]) -> list[Prediction]:
         if not service.ready:
             raise HTTPException(503, detail="model is not ready yet", headers={"Retry-After": "1"})
-        with service.admit():
+        with service.admit(len(texts)), DisconnectWatch(request) as watch:
             try:
                 return await service.predict(texts)
             except asyncio.CancelledError:
+                if watch.gone:  # the watch cancelled this task: nobody is left to answer
+                    asyncio.current_task().uncancel()
+                    raise ClientGone from None
                 # uvicorn cancels requests still running when --shutdown-timeout ends and would
                 # answer them a plain 500; say instead that this server is going (retry another).
                 asyncio.current_task().uncancel()
@@ -98,31 +156,71 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
                     503, detail="server shutting down; retry", headers={"Retry-After": "1"}
                 ) from None
 
+    request_schema = PredictRequest.model_json_schema()
+    generate_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schemas = generate_openapi().setdefault("components", {}).setdefault("schemas", {})
+            schemas["PredictRequest"] = request_schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+
     @app.post(
         "/api/v1/predict",
         response_model=PredictResponse,
         responses={
             400: {"model": ErrorBody, "description": "body is not UTF-8 text"},
             413: {"model": ErrorBody, "description": "body too large"},
+            422: {
+                "model": ValidationErrorBody,
+                "description": "malformed JSON, or texts that break the limits",
+            },
             **busy,
+        },
+        # The body is parsed below (pydantic's JSON parser, not json.loads), so its schema is
+        # given here for /docs and clients.
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}
+                },
+            }
         },
         tags=["predict"],
     )
-    async def predict(body: PredictRequest) -> dict:  # type: ignore[valid-type]
+    async def predict(request: Request) -> dict:
         """Classify 1 to `max_texts` texts; results come back in input order."""
-        predictions = await classify(body.texts)
+        body = await read_body(request)
+        try:
+            texts = PredictRequest.model_validate_json(body).texts
+        except ValidationError as error:
+            # Every malformed body lands here: bad JSON, nesting past the parser's depth limit,
+            # numbers of any size, wrong types. One code for all of them: 422.
+            raise RequestValidationError(
+                [{**item, "loc": ("body", *item["loc"])} for item in error.errors()]
+            ) from None
+        predictions = await classify(request, texts)
         return {"model": model_ref, "results": [p.to_dict() for p in predictions]}
 
     @app.get("/predict", response_model=LegacyResponse, responses=busy, tags=["predict"])
     async def predict_legacy(
+        request: Request,
         search: Annotated[
             str,
-            Query(min_length=1, max_length=config.max_chars, description="the text"),
+            Query(
+                min_length=1,
+                max_length=config.max_chars,
+                description="the text",
+                json_schema_extra={"pattern": visible_pattern()},
+            ),
             AfterValidator(not_blank),
         ],
     ) -> dict:
         """The original app's contract: one text in, Toxic or Not Toxic with a confidence."""
-        (prediction,) = await classify([search])
+        (prediction,) = await classify(request, [search])
         p_toxic = (
             prediction.scores.get(classifier.toxic_label, 0.0) if classifier.toxic_label else 0.0
         )
@@ -177,6 +275,10 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
             allow_origins=config.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type"],
+        )
+    if config.allowed_hosts:
+        app.add_middleware(
+            TrustedHostMiddleware, allowed_hosts=config.allowed_hosts, www_redirect=False
         )
     app.add_middleware(Observe, metrics=metrics, max_body_bytes=config.max_body_bytes)
     return app

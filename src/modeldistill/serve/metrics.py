@@ -34,6 +34,13 @@ class Metrics:
         )
         self.rejected = Counter(
             "inference_rejected",
-            "requests refused because too many were in flight",
+            "requests refused at admission (requests, texts or expected wait over their limit)",
+            registry=self.registry,
+        )
+        self.dropped = Counter(
+            "inference_dropped",
+            "admitted requests dropped before their model call, by reason "
+            "(deadline: waited past --max-queue-wait-ms; client_gone: the client disconnected)",
+            ["reason"],
             registry=self.registry,
         )

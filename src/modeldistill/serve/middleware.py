@@ -2,11 +2,13 @@
 
 import time
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 
 from modeldistill.serve.metrics import Metrics
+from modeldistill.serve.protocol import CLOSED_BY_SERVER
 
 API_ROUTES = ("/api/v1/predict", "/api/v1/model", "/predict", "/healthz", "/readyz", "/metrics")
 # Strict for the page: only this origin's scripts, styles and connections; no frames, no plugins.
@@ -19,8 +21,22 @@ CSP = (
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
+# nginx's code for "the client closed the connection before the answer": never sent, but it
+# keeps disconnects apart from the client's own mistakes (400) in /metrics.
+CLIENT_CLOSED_REQUEST = 499
+
+
+def query_is_utf8(query: bytes) -> bool:
+    try:
+        unquote_to_bytes(query).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class Observe:
-    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): metrics and security headers."""
+    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): metrics, security headers, the
+    body limit, HEAD wherever GET is allowed, and query strings that must be UTF-8."""
 
     def __init__(self, app: Any, metrics: Metrics, max_body_bytes: int):
         self.app = app
@@ -38,6 +54,10 @@ class Observe:
         extra = headers_for(path)
         status = 500
         start = time.perf_counter()
+        if scope["method"] == "HEAD":
+            # Routed as GET; uvicorn still sends no body, as it reads the method from its own
+            # copy of the scope.
+            scope = {**scope, "method": "GET"}
 
         async def send_with_headers(message: dict) -> None:
             nonlocal status
@@ -63,8 +83,15 @@ class Observe:
                 detail = f"body larger than {self.max_body_bytes} bytes"
                 await JSONResponse({"detail": detail}, 413)(scope, receive, send_with_headers)
                 return
+            if scope["query_string"] and not query_is_utf8(scope["query_string"]):
+                # Starlette would decode it with U+FFFD in place of the bad bytes and score that.
+                detail = "query string is not UTF-8 text"
+                await JSONResponse({"detail": detail}, 400)(scope, receive, send_with_headers)
+                return
             await self.app(scope, receive_with_limit, send_with_headers)
         finally:
+            # The protocol answered 408 itself when the body did not arrive in time.
+            status = scope.get(CLOSED_BY_SERVER, status)
             self.metrics.requests.labels(route, str(status)).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - start)
 

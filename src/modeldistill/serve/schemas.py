@@ -12,6 +12,7 @@ from pydantic import (
 )
 
 from modeldistill.serve.config import ServeConfig
+from modeldistill.texts import BLANK_MESSAGE, is_blank, visible_pattern
 
 
 class Result(BaseModel):
@@ -67,10 +68,20 @@ class ErrorBody(BaseModel):
     detail: str
 
 
+class ValidationProblem(BaseModel):
+    loc: list[str | int] = Field(description='where, e.g. ["body", "texts", 3]')
+    msg: str
+    type: str
+
+
+class ValidationErrorBody(BaseModel):
+    detail: list[ValidationProblem]
+
+
 def not_blank(text: str) -> str:
     # The page and `modeldistill predict` refuse blank texts too: a score for nothing means nothing.
-    if not text.strip():
-        raise ValueError("text is blank (whitespace only)")
+    if is_blank(text):
+        raise ValueError(BLANK_MESSAGE)
     return text
 
 
@@ -80,6 +91,7 @@ def request_model(config: ServeConfig) -> type[BaseModel]:
         str,
         StringConstraints(min_length=1, max_length=config.max_chars),
         AfterValidator(not_blank),
+        Field(json_schema_extra={"pattern": visible_pattern()}),
     ]
     texts = Annotated[
         list[text],

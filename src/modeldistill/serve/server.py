@@ -11,6 +11,7 @@ from modeldistill import config as cfg
 from modeldistill.errors import UserError
 from modeldistill.serve.app import create_app
 from modeldistill.serve.config import CONFIG_ENV, ServeConfig
+from modeldistill.serve.protocol import limits_to_env, protocol_class
 from modeldistill.serve.service import load_classifier
 
 
@@ -36,17 +37,30 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def main(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    config = cfg.from_args(ServeConfig, args)
-    settings = dict(
+def uvicorn_settings(config: ServeConfig, workers: bool = False) -> dict:
+    """uvicorn's settings for `config`: the HTTP limits (a protocol class, or its import name for
+    worker processes, which read the limits from the environment), timeouts and logging."""
+    if workers:
+        limits_to_env(config.http_limits)
+        http = "modeldistill.serve.protocol:FromEnv"
+    else:
+        http = protocol_class(config.http_limits)
+    return dict(
+        http=http,
+        timeout_keep_alive=config.keep_alive_timeout,
         log_level=os.environ.get("MODELDISTILL_LOG_LEVEL", "warning").lower(),
         access_log=config.access_log,
         timeout_graceful_shutdown=config.shutdown_timeout,
         server_header=False,
         lifespan="on",
     )
+
+
+def main(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    config = cfg.from_args(ServeConfig, args)
+    settings = uvicorn_settings(config, workers=config.workers > 1)
     url = f"http://{config.host}:{config.port}"
     if config.workers == 1:
         app = create_app(config)  # the model loads (or fails) before the port is bound

@@ -25,16 +25,29 @@ WARM_UP_TEXT = "warm-up: the model answers before the server says it is ready"
 class Job:
     texts: list[str]
     future: asyncio.Future
+    deadline: float  # time.monotonic() by which its model call must start, or it is dropped
+
+
+def busy(detail: str, retry_after: float = 1) -> HTTPException:
+    return HTTPException(
+        503, detail=detail, headers={"Retry-After": str(max(1, math.ceil(retry_after)))}
+    )
+
+
+class _Expired(Exception):
+    """A request's deadline passed before its model call could start."""
 
 
 class Service:
-    """The loaded model, how many requests are in flight, and the batcher that feeds the model."""
+    """The loaded model, what is admitted (requests and texts), and the batcher that feeds it."""
 
     def __init__(self, classifier: Classifier, config: ServeConfig, metrics: Metrics):
         self.classifier = classifier
         self.config = config
         self.metrics = metrics
         self.in_flight = 0
+        self.queued_texts = 0  # admitted and not yet answered, the one running included
+        self.texts_per_second: float | None = None  # measured on recent model calls
         self.ready = False
         self.executor: ThreadPoolExecutor | None = None
         self.queue: asyncio.Queue[Job] | None = None
@@ -45,7 +58,7 @@ class Service:
         # One model call at a time: the model already uses every core within a call.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         if self.config.batching:
-            self.queue = asyncio.Queue()  # bounded in practice: only admitted requests enqueue
+            self.queue = asyncio.Queue()  # bounded: only admitted requests enqueue
             self.batcher = asyncio.create_task(self._batch_loop(), name="micro-batcher")
         check_answers(self.classifier, await self.predict([WARM_UP_TEXT]))
         self.ready = True
@@ -60,37 +73,88 @@ class Service:
         self.executor.shutdown(wait=True)
         self.queue = self.batcher = None
 
+    def expected_wait(self) -> float:
+        """Seconds until a request admitted now could start: the texts ahead of it at the
+        measured rate."""
+        if not self.queued_texts or not self.texts_per_second:
+            return 0.0
+        return self.queued_texts / self.texts_per_second
+
     @contextlib.contextmanager
-    def admit(self):
-        """Count a request in, or refuse it at once when the limit is reached (no queue)."""
-        if self.in_flight >= self.config.max_in_flight:
-            self.metrics.rejected.inc()
-            raise HTTPException(
-                503,
-                detail=f"server busy: {self.in_flight} requests in flight; retry shortly",
-                headers={"Retry-After": "1"},
+    def admit(self, texts: int = 1):
+        """Count a request of `texts` texts in, or refuse it at once (503 + Retry-After) when
+        the requests or texts admitted are at their limit, or when the work ahead of it would
+        take longer than --max-queue-wait-ms."""
+        config = self.config
+        wait = self.expected_wait()
+        if self.in_flight >= config.max_in_flight:
+            refusal = busy(f"server busy: {self.in_flight} requests in flight; retry shortly")
+        elif self.queued_texts + texts > config.max_queued_texts:
+            refusal = busy(
+                f"server busy: {self.queued_texts} texts queued; retry shortly", 1 + wait
             )
+        elif wait * 1000 > config.max_queue_wait_ms:
+            refusal = busy(f"server busy: about {wait:.1f} s of work queued; retry shortly", wait)
+        else:
+            refusal = None
+        if refusal is not None:
+            self.metrics.rejected.inc()
+            raise refusal
         self.in_flight += 1
+        self.queued_texts += texts
         try:
             yield
         finally:
             self.in_flight -= 1
+            self.queued_texts -= texts
 
     async def predict(self, texts: list[str]) -> list[Prediction]:
+        """The predictions for `texts`, or 503 when their model call could not start within
+        --max-queue-wait-ms of this call."""
+        deadline = time.monotonic() + self.config.max_queue_wait_ms / 1000
         if self.queue is None:
-            return await self._run(texts)
+            try:
+                return await self._run(texts, deadline)
+            except _Expired:
+                self.metrics.dropped.labels("deadline").inc()
+                raise self._too_late() from None
         future = asyncio.get_running_loop().create_future()
-        self.queue.put_nowait(Job(texts, future))
+        self.queue.put_nowait(Job(texts, future, deadline))
         return await future
 
-    async def _run(self, texts: list[str]) -> list[Prediction]:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, self._predict, texts)
+    def _too_late(self) -> HTTPException:
+        waited = self.config.max_queue_wait_ms / 1000
+        return busy(f"server busy: not started within {waited:g} s; retry shortly", waited)
 
-    def _predict(self, texts: list[str]) -> list[Prediction]:
+    def _live(self, job: Job) -> bool:
+        """Whether a queued job still wants its model call: not if its client went away (its
+        future is cancelled) or its deadline passed (it is answered 503 now)."""
+        if job.future.done():
+            self.metrics.dropped.labels("client_gone").inc()
+            return False
+        if time.monotonic() > job.deadline:
+            self.metrics.dropped.labels("deadline").inc()
+            job.future.set_exception(self._too_late())
+            return False
+        return True
+
+    async def _run(self, texts: list[str], deadline: float | None = None) -> list[Prediction]:
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, self._predict, texts, deadline
+        )
+
+    def _predict(self, texts: list[str], deadline: float | None) -> list[Prediction]:
         start = time.perf_counter()
+        if deadline is not None and time.monotonic() > deadline:
+            raise _Expired
         predictions = self.classifier.predict(texts)
-        self.metrics.inference.observe(time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        self.metrics.inference.observe(seconds)
         self.metrics.batch.observe(len(texts))
+        rate = len(texts) / max(seconds, 1e-6)
+        # Smoothed: one slow call (a long text, a busy core) should not close the doors.
+        previous = self.texts_per_second
+        self.texts_per_second = rate if previous is None else 0.7 * previous + 0.3 * rate
         return predictions
 
     async def _next_job(self, timeout: float) -> Job | None:
@@ -112,6 +176,8 @@ class Service:
         while True:
             job = carried or await self.queue.get()
             carried = None
+            if not self._live(job):
+                continue
             batch, size = [job], len(job.texts)
             deadline = loop.time() + self.config.max_wait_ms / 1000
             while size < self.config.max_batch_size:
@@ -125,6 +191,8 @@ class Service:
                     job = await self._next_job(remaining)
                     if job is None:
                         break
+                if not self._live(job):
+                    continue
                 if size + len(job.texts) > self.config.max_batch_size:
                     carried = job
                     break
