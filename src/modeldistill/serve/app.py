@@ -280,7 +280,9 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
         app.add_middleware(
             TrustedHostMiddleware, allowed_hosts=config.allowed_hosts, www_redirect=False
         )
-    app.add_middleware(Observe, metrics=metrics, max_body_bytes=config.max_body_bytes)
+    app.add_middleware(
+        Observe, metrics=metrics, max_body_bytes=config.max_body_bytes, refusal=service.refusal
+    )
     return app
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from modeldistill.serve.metrics import Metrics
 from modeldistill.serve.protocol import CLOSED_BY_SERVER
 
+INFERENCE_ROUTES = ("/api/v1/predict", "/predict")
 API_ROUTES = ("/api/v1/predict", "/api/v1/model", "/predict", "/healthz", "/readyz", "/metrics")
 # Strict for the page: only this origin's scripts, styles and connections; no frames, no plugins.
 CSP = (
@@ -38,10 +39,13 @@ class Observe:
     """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): metrics, security headers, the
     body limit, HEAD wherever GET is allowed, and query strings that must be UTF-8."""
 
-    def __init__(self, app: Any, metrics: Metrics, max_body_bytes: int):
+    def __init__(self, app: Any, metrics: Metrics, max_body_bytes: int, refusal: Any = None):
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        # `Service.refusal`: under overload most requests are refused, and refusing them here,
+        # before the body is parsed and the request routed, leaves the cores to the model.
+        self.refusal = refusal
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -82,6 +86,12 @@ class Observe:
             if length is not None and length > self.max_body_bytes:
                 detail = f"body larger than {self.max_body_bytes} bytes"
                 await JSONResponse({"detail": detail}, 413)(scope, receive, send_with_headers)
+                return
+            refusal = self.refusal() if route in INFERENCE_ROUTES and self.refusal else None
+            if refusal is not None:
+                self.metrics.rejected.inc()
+                response = JSONResponse({"detail": refusal.detail}, 503, refusal.headers)
+                await response(scope, receive, send_with_headers)
                 return
             if scope["query_string"] and not query_is_utf8(scope["query_string"]):
                 # Starlette would decode it with U+FFFD in place of the bad bytes and score that.

@@ -30,6 +30,9 @@ class HttpLimits:
 
 
 class _Refused(Exception):
+    """Raised in a parser callback; httptools stops parsing and uvicorn answers it as a parse
+    error, through `send_400_response`, which answers this status instead."""
+
     def __init__(self, status: int, detail: str):
         self.status, self.detail = status, detail
 
@@ -43,6 +46,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._raw_header_bytes = 0
         self._header_bytes = 0
         self._header_count = 0
+        self._refused: _Refused | None = None
         super().connection_made(transport)
         # A connection that never sends a byte holds a socket too.
         self._arm(self.limits.header_timeout)
@@ -56,11 +60,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             # Counted before parsing: httptools buffers a header until its end, so a 100 MB
             # header would be held in memory before on_header could look at its size.
             self._raw_header_bytes += len(data)
-        try:
-            super().data_received(data)
-        except _Refused as refused:
-            self._refuse(refused.status, refused.detail)
-            return
+        super().data_received(data)
         if self._phase == "headers" and self._raw_header_bytes > self.limits.max_header_bytes:
             self._refuse(431, f"request headers larger than {self.limits.max_header_bytes} bytes")
 
@@ -76,14 +76,22 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        # Raised inside the parser's callback: httptools stops and re-raises it from feed_data.
         self._header_count += 1
         self._header_bytes += len(name) + len(value) + 4  # ": " and CRLF
         if self._header_count > self.limits.max_headers:
-            raise _Refused(431, f"more than {self.limits.max_headers} request headers")
-        if self._header_bytes > self.limits.max_header_bytes:
-            raise _Refused(431, f"request headers larger than {self.limits.max_header_bytes} bytes")
+            self._refused = _Refused(431, f"more than {self.limits.max_headers} request headers")
+        elif self._header_bytes > self.limits.max_header_bytes:
+            size = self.limits.max_header_bytes
+            self._refused = _Refused(431, f"request headers larger than {size} bytes")
+        if self._refused is not None:
+            raise self._refused
         super().on_header(name, value)
+
+    def send_400_response(self, msg: str) -> None:
+        if self._refused is not None:
+            self._refuse(self._refused.status, self._refused.detail)
+        else:
+            super().send_400_response(msg)
 
     def on_headers_complete(self) -> None:
         self._disarm()

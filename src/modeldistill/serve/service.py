@@ -80,23 +80,25 @@ class Service:
             return 0.0
         return self.queued_texts / self.texts_per_second
 
-    @contextlib.contextmanager
-    def admit(self, texts: int = 1):
-        """Count a request of `texts` texts in, or refuse it at once (503 + Retry-After) when
-        the requests or texts admitted are at their limit, or when the work ahead of it would
-        take longer than --max-queue-wait-ms."""
+    def refusal(self, texts: int = 1) -> HTTPException | None:
+        """Why a request of `texts` texts would be refused now (503 + Retry-After), or None: the
+        requests or texts admitted are at their limit, or the work ahead of it is estimated to
+        take more than half of --max-queue-wait-ms. The other half is margin for the estimate,
+        so that admitted requests are seldom dropped at their deadline."""
         config = self.config
         wait = self.expected_wait()
         if self.in_flight >= config.max_in_flight:
-            refusal = busy(f"server busy: {self.in_flight} requests in flight; retry shortly")
-        elif self.queued_texts + texts > config.max_queued_texts:
-            refusal = busy(
-                f"server busy: {self.queued_texts} texts queued; retry shortly", 1 + wait
-            )
-        elif wait * 1000 > config.max_queue_wait_ms:
-            refusal = busy(f"server busy: about {wait:.1f} s of work queued; retry shortly", wait)
-        else:
-            refusal = None
+            return busy(f"server busy: {self.in_flight} requests in flight; retry shortly")
+        if self.queued_texts + texts > config.max_queued_texts:
+            return busy(f"server busy: {self.queued_texts} texts queued; retry shortly", 1 + wait)
+        if wait * 2000 > config.max_queue_wait_ms:
+            return busy(f"server busy: about {wait:.1f} s of work queued; retry shortly", wait)
+        return None
+
+    @contextlib.contextmanager
+    def admit(self, texts: int = 1):
+        """Count a request of `texts` texts in, or raise its `refusal()` at once."""
+        refusal = self.refusal(texts)
         if refusal is not None:
             self.metrics.rejected.inc()
             raise refusal
