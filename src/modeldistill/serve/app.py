@@ -21,7 +21,8 @@ from starlette.requests import ClientDisconnect
 from modeldistill.inference import Classifier, Prediction
 from modeldistill.serve.config import CONFIG_ENV, ServeConfig
 from modeldistill.serve.metrics import Metrics
-from modeldistill.serve.middleware import CLIENT_CLOSED_REQUEST, Observe
+from modeldistill.serve.middleware import CLIENT_CLOSED_REQUEST, Gate, Observe
+from modeldistill.serve.protocol import EARLY_REFUSAL
 from modeldistill.serve.schemas import (
     ErrorBody,
     LegacyResponse,
@@ -90,12 +91,14 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
     classifier = classifier or load_classifier(config)
     metrics = Metrics()
     service = Service(classifier, config, metrics)
+    # A Host check or CORS headers must come before any answer, so they turn early refusal off.
+    gate = Gate(metrics, service.refusal, enabled=not (config.allowed_hosts or config.cors_origins))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         await service.start()
         try:
-            yield
+            yield {EARLY_REFUSAL: gate.early}  # uvicorn hands this state to the protocol
         finally:
             await service.stop()
 
@@ -280,9 +283,7 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
         app.add_middleware(
             TrustedHostMiddleware, allowed_hosts=config.allowed_hosts, www_redirect=False
         )
-    app.add_middleware(
-        Observe, metrics=metrics, max_body_bytes=config.max_body_bytes, refusal=service.refusal
-    )
+    app.add_middleware(Observe, metrics=metrics, max_body_bytes=config.max_body_bytes, gate=gate)
     return app
 
 

@@ -11,6 +11,7 @@ from modeldistill.serve.metrics import Metrics
 from modeldistill.serve.protocol import CLOSED_BY_SERVER
 
 INFERENCE_ROUTES = ("/api/v1/predict", "/predict")
+EARLY_ROUTES = {(b"POST", b"/api/v1/predict"): "/api/v1/predict", (b"GET", b"/predict"): "/predict"}
 API_ROUTES = ("/api/v1/predict", "/api/v1/model", "/predict", "/healthz", "/readyz", "/metrics")
 # Strict for the page: only this origin's scripts, styles and connections; no frames, no plugins.
 CSP = (
@@ -39,13 +40,11 @@ class Observe:
     """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): metrics, security headers, the
     body limit, HEAD wherever GET is allowed, and query strings that must be UTF-8."""
 
-    def __init__(self, app: Any, metrics: Metrics, max_body_bytes: int, refusal: Any = None):
+    def __init__(self, app: Any, metrics: Metrics, max_body_bytes: int, gate: "Gate"):
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
-        # `Service.refusal`: under overload most requests are refused, and refusing them here,
-        # before the body is parsed and the request routed, leaves the cores to the model.
-        self.refusal = refusal
+        self.gate = gate
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -87,9 +86,8 @@ class Observe:
                 detail = f"body larger than {self.max_body_bytes} bytes"
                 await JSONResponse({"detail": detail}, 413)(scope, receive, send_with_headers)
                 return
-            refusal = self.refusal() if route in INFERENCE_ROUTES and self.refusal else None
+            refusal = self.gate.refusal(route)
             if refusal is not None:
-                self.metrics.rejected.inc()
                 response = JSONResponse({"detail": refusal.detail}, 503, refusal.headers)
                 await response(scope, receive, send_with_headers)
                 return
@@ -104,6 +102,37 @@ class Observe:
             status = scope.get(CLOSED_BY_SERVER, status)
             self.metrics.requests.labels(route, str(status)).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - start)
+
+
+class Gate:
+    """Refuses inference requests while the service is full (`Service.refusal`), before their
+    body is parsed: under overload most requests are refused, and the cheaper that is, the more
+    of the cores the admitted requests get. The protocol calls `early` before the app starts;
+    requests that reach the app without it (tests, other servers) meet `refusal` in `Observe`.
+    Off when a Host check or CORS must answer first."""
+
+    def __init__(self, metrics: Metrics, refusal: Any, enabled: bool = True):
+        self.metrics = metrics
+        self.service_refusal = refusal
+        self.enabled = enabled
+
+    def refusal(self, route: str) -> HTTPException | None:
+        if not self.enabled or route not in INFERENCE_ROUTES:
+            return None
+        refusal = self.service_refusal()
+        if refusal is not None:
+            self.metrics.rejected.inc()
+        return refusal
+
+    def early(self, method: bytes, raw_path: bytes) -> tuple | None:
+        """(503, detail, headers) for the protocol to answer itself, or None."""
+        route = EARLY_ROUTES.get((method, raw_path))
+        refusal = self.refusal(route) if route else None
+        if refusal is None:
+            return None
+        self.metrics.requests.labels(route, "503").inc()
+        retry = (b"retry-after", refusal.headers["Retry-After"].encode())
+        return 503, refusal.detail, [retry, *headers_for(route)]
 
 
 def content_length(scope: dict) -> int | None:

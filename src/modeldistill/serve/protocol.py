@@ -19,6 +19,9 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 LIMITS_ENV = "MODELDISTILL_HTTP_LIMITS"  # how `--workers N` hands the limits to each worker
 # Set in the scope of a request whose body timed out, so the metrics say 408, not "client left".
 CLOSED_BY_SERVER = "modeldistill.closed_by_server"
+# The key, in the app's lifespan state, of its early refusal: a callable (method, raw path) that
+# gives (status, detail, headers) for a request to refuse before the app is started, or None.
+EARLY_REFUSAL = "modeldistill.early_refusal"
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._header_count = 0
         self._refused: _Refused | None = None
+        self._answered_early = False  # this request was refused without the app; skip its body
         super().connection_made(transport)
         # A connection that never sends a byte holds a socket too.
         self._arm(self.limits.header_timeout)
@@ -101,12 +105,47 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._phase = "body" if has_body else ""
         if self._phase == "body":
             self._arm(self.limits.body_timeout)
+        if self._refuse_early():
+            return
         super().on_headers_complete()
+
+    def _refuse_early(self) -> bool:
+        """Under overload nearly every request is refused; answering those here, without an
+        ASGI task, the framework and the middleware, leaves the event loop and the cores to the
+        requests that were admitted. Only when no earlier request is still being answered."""
+        refusal = self.app_state.get(EARLY_REFUSAL)
+        if refusal is None or (self.cycle is not None and not self.cycle.response_complete):
+            return False
+        answer = refusal(self.parser.get_method(), self.url.split(b"?", 1)[0])
+        if answer is None:
+            return False
+        status, detail, headers = answer
+        keep_alive = self.parser.should_keep_alive()
+        self._write_json(status, detail, headers, close=not keep_alive)
+        self._answered_early = keep_alive and self._phase == "body"
+        if keep_alive and not self._answered_early:
+            self._idle()
+        return True
+
+    def on_body(self, body: bytes) -> None:
+        if not self._answered_early:
+            super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._disarm()
         self._phase = ""
+        if self._answered_early:
+            self._answered_early = False
+            self._idle()
+            return
         super().on_message_complete()
+
+    def _idle(self) -> None:
+        # What uvicorn does after an answer: wait for the next request for the keep-alive time.
+        self._unset_keepalive_if_required()
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
 
     def _arm(self, seconds: float) -> None:
         self._disarm()
@@ -119,7 +158,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _timed_out(self) -> None:
         self._timer = None
-        if self._phase == "body":
+        if self._answered_early:  # answered already: only the rest of its body is missing
+            self.transport.close()
+        elif self._phase == "body":
             self._refuse(408, f"request body not received within {self.limits.body_timeout} s")
         elif self._raw_header_bytes:
             self._refuse(408, f"request headers not received within {self.limits.header_timeout} s")
@@ -141,19 +182,25 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             if cycle.response_started:
                 self.transport.close()
                 return
+        self._write_json(status, detail, [], close=True)
+
+    def _write_json(
+        self, status: int, detail: str, headers: list[tuple[bytes, bytes]], close: bool
+    ) -> None:
         if self.transport.is_closing():
             return
         body = json.dumps({"detail": detail}).encode()
         head = [STATUS_LINE[status]]
-        for name, value in self.server_state.default_headers:
+        for name, value in [*self.server_state.default_headers, *headers]:
             head += [name, b": ", value, b"\r\n"]
         head += [
             b"content-type: application/json\r\n",
             b"content-length: %d\r\n" % len(body),
-            b"connection: close\r\n\r\n",
+            b"connection: close\r\n\r\n" if close else b"\r\n",
         ]
         self.transport.write(b"".join(head) + body)
-        self.transport.close()
+        if close:
+            self.transport.close()
 
 
 def protocol_class(limits: HttpLimits) -> type[LimitedHttpToolsProtocol]:
