@@ -22,7 +22,7 @@ from modeldistill.inference import Classifier, Prediction
 from modeldistill.serve.config import CONFIG_ENV, ServeConfig
 from modeldistill.serve.metrics import Metrics
 from modeldistill.serve.middleware import CLIENT_CLOSED_REQUEST, Gate, Observe
-from modeldistill.serve.protocol import EARLY_REFUSAL
+from modeldistill.serve.protocol import EARLY_REFUSAL, ON_DISCONNECT
 from modeldistill.serve.schemas import (
     ErrorBody,
     LegacyResponse,
@@ -61,26 +61,25 @@ async def read_body(request: Request) -> bytes:
 class DisconnectWatch:
     """Cancels the request's task when its client disconnects, so that a request waiting for the
     model is dropped from the queue (its future is cancelled) instead of being scored for nobody.
-    `gone` tells that cancellation from uvicorn's own at shutdown."""
+    `gone` tells that cancellation from uvicorn's own at shutdown. The protocol calls it when
+    the connection is lost (a callback, not a task watching receive(): free until it fires);
+    under another server nothing calls it and a request is scored whoever waits."""
 
     def __init__(self, request: Request):
-        self.receive = request.receive
+        self.callbacks = request.scope.get(ON_DISCONNECT)
         self.gone = False
-        self.watcher: asyncio.Task | None = None
 
     def __enter__(self) -> "DisconnectWatch":
         self.task = asyncio.current_task()
-        self.watcher = asyncio.ensure_future(self._watch())
+        if self.callbacks is not None:
+            self.callbacks.append(self._gone)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.watcher.cancel()
+        if self.callbacks is not None:
+            self.callbacks.remove(self._gone)
 
-    async def _watch(self) -> None:
-        # After the body, uvicorn's receive() returns only when the client disconnects (or the
-        # response is complete, by which time this watch is cancelled).
-        while (await self.receive())["type"] != "http.disconnect":
-            pass
+    def _gone(self) -> None:
         self.gone = True
         self.task.cancel()
 

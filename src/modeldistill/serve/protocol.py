@@ -22,6 +22,8 @@ CLOSED_BY_SERVER = "modeldistill.closed_by_server"
 # The key, in the app's lifespan state, of its early refusal: a callable (method, raw path) that
 # gives (status, detail, headers) for a request to refuse before the app is started, or None.
 EARLY_REFUSAL = "modeldistill.early_refusal"
+# A list in each request's scope: what the app wants called if the client disconnects first.
+ON_DISCONNECT = "modeldistill.on_disconnect"
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        cycle = self.cycle
         super().connection_lost(exc)
+        if cycle is not None and not cycle.response_complete:
+            for callback in list(cycle.scope.get(ON_DISCONNECT, ())):
+                callback()
 
     def data_received(self, data: bytes) -> None:
         if self._phase != "body":
@@ -70,6 +76,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.scope[ON_DISCONNECT] = []  # type: ignore[literal-required]
         self._phase = "headers"
         self._header_bytes = self._header_count = 0
         if self._timer is None:  # armed already when this is the connection's first request
