@@ -11,6 +11,7 @@ than by timing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -27,7 +28,8 @@ import numpy as np
 import pytest
 
 from modeldistill.inference import Classifier
-from modeldistill.serve import ServeConfig, bind, create_app, uvicorn_settings
+from modeldistill.serve import ServeConfig, create_app
+from serve_helpers import LiveServer
 
 START_TIMEOUT_S = 180  # a hang guard for very busy machines, not a speed target
 
@@ -280,30 +282,46 @@ def alive(pid: int) -> bool:
     return info is not None and info[0] != "Z"
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
-def test_workers_answer_and_all_exit_on_sigterm(int8_dir):
-    """`--workers 2`: two worker processes run and answer, and SIGTERM to the parent ends all."""
+def worker_pids(pid: int) -> set[int]:
+    """uvicorn's worker processes under `pid` (not multiprocessing's resource tracker)."""
+    return {
+        child
+        for child in child_pids(pid)
+        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+    }
+
+
+@contextlib.contextmanager
+def two_workers(model: Path):
+    """`modeldistill serve --workers 2` on a free port: (process, port) once both workers run;
+    then SIGTERM, and the parent must exit 0."""
     port = free_port()
     server = subprocess.Popen(
-        serve_command(int8_dir, port, "--workers", "2"),
+        serve_command(model, port, "--workers", "2"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        ready = lambda: _ready(port) or server.poll() is not None  # noqa: E731
-        wait_until(ready, START_TIMEOUT_S)
+        wait_until(lambda: _ready(port) or server.poll() is not None, START_TIMEOUT_S)
         assert server.poll() is None, server.stderr.read()
-        wait_until(lambda: len(child_pids(server.pid)) >= 2, START_TIMEOUT_S)
-        workers = child_pids(server.pid)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(20):
-                response = client.post("/api/v1/predict", json={"texts": ["hello", "there"]})
-                assert response.status_code == 200 and len(response.json()["results"]) == 2
+        wait_until(lambda: len(worker_pids(server.pid)) == 2, START_TIMEOUT_S)
+        yield server, port
     finally:
         server.send_signal(signal.SIGTERM)
         code = server.wait(timeout=60)
     assert code == 0, server.stderr.read()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
+def test_workers_answer_and_all_exit_on_sigterm(int8_dir):
+    """`--workers 2`: two worker processes run and answer, and SIGTERM to the parent ends all."""
+    with two_workers(int8_dir) as (server, port):
+        workers = child_pids(server.pid)  # the workers and multiprocessing's resource tracker
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            for _ in range(20):
+                response = client.post("/api/v1/predict", json={"texts": ["hello", "there"]})
+                assert response.status_code == 200 and len(response.json()["results"]) == 2
     wait_until(lambda: not any(map(alive, workers)), 30)
 
 
@@ -407,35 +425,6 @@ def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_0(int8_d
 
 
 # ---- overload ----------------------------------------------------------------------------------
-
-
-class LiveServer:
-    """A uvicorn server in a thread on a free loopback port (so the test can reach its model)."""
-
-    def __init__(self, app, shutdown_timeout: float | None = None):
-        import uvicorn
-
-        self.app = app
-        self.sock = bind("127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        # The settings `modeldistill serve` uses: its protocol, limits and timeouts.
-        settings = uvicorn_settings(app.state.service.config)
-        settings.update(log_level="critical", timeout_graceful_shutdown=shutdown_timeout)
-        config = uvicorn.Config(app, **settings)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        wait_until(lambda: self.server.started and self.app.state.service.ready, timeout=120)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-        self.sock.close()
 
 
 def post(client: httpx.Client, text: str = "hello there") -> httpx.Response:
@@ -657,34 +646,16 @@ def test_admission_refuses_at_once_when_the_work_ahead_exceeds_the_wait(int8_dir
     assert "3.0 s of work queued" in refusal.detail
 
 
-def worker_pids(pid: int) -> set[int]:
-    """uvicorn's worker processes under `pid` (not multiprocessing's resource tracker)."""
-    return {
-        child
-        for child in child_pids(pid)
-        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
-    }
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
 def test_a_killed_worker_is_replaced_and_the_service_keeps_answering(int8_dir):
-    port = free_port()
-    server = subprocess.Popen(
-        serve_command(int8_dir, port, "--workers", "2"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/api/v1/predict"
-    try:
-        wait_until(lambda: _ready(port) or server.poll() is not None, START_TIMEOUT_S)
-        wait_until(lambda: len(worker_pids(server.pid)) == 2, START_TIMEOUT_S)
+    with two_workers(int8_dir) as (server, port):
         before = worker_pids(server.pid)
         victim = min(before)
         os.kill(victim, signal.SIGKILL)
         statuses = []
         deadline = time.monotonic() + START_TIMEOUT_S
+        url = f"http://127.0.0.1:{port}/api/v1/predict"
         while not (len(worker_pids(server.pid) - before) == 1 and len(statuses) >= 20):
             assert time.monotonic() < deadline, (worker_pids(server.pid), before)
             # A new connection each time: the survivor (and then the new worker) must answer.
@@ -692,9 +663,5 @@ def test_a_killed_worker_is_replaced_and_the_service_keeps_answering(int8_dir):
                 httpx.post(url, json={"texts": ["still there?"]}, timeout=30).status_code
             )
         after = worker_pids(server.pid)
-        assert victim not in after and len(after) == 2
-        assert set(statuses) == {200}, statuses
-    finally:
-        server.send_signal(signal.SIGTERM)
-        code = server.wait(timeout=60)
-    assert code == 0, server.stderr.read()
+    assert victim not in after and len(after) == 2
+    assert set(statuses) == {200}, statuses

@@ -127,10 +127,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if answer is None:
             return False
         status, detail, headers = answer
-        keep_alive = self.parser.should_keep_alive()
-        self._write_json(status, detail, headers, close=not keep_alive)
-        self._answered_early = keep_alive and self._phase == "body"
-        if keep_alive and not self._answered_early:
+        self._write_json(status, detail, headers, close=not self.parser.should_keep_alive())
+        # The parser goes on through the body, maybe in this very call: there is no cycle for it.
+        self._answered_early = self._phase == "body"
+        if not self._answered_early and not self.transport.is_closing():
             self._idle()
         return True
 
@@ -143,7 +143,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._phase = ""
         if self._answered_early:
             self._answered_early = False
-            self._idle()
+            if not self.transport.is_closing():
+                self._idle()
             return
         super().on_message_complete()
 
