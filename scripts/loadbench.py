@@ -5,7 +5,9 @@
         --out runs/loadbench.json
 
 Each level runs `--concurrency` keep-alive connections, each sending its next request as soon as
-the last one answered, until `--duration` seconds or `--requests` requests, whichever comes first.
+the last one answered (a 503's Retry-After is ignored, as wrk does), until `--duration` seconds or
+`--requests` requests, whichever comes first. `--route api --texts 64` is the overload run of
+docs/reliability.md; 200s and 503s are timed apart.
 Only loopback addresses are accepted: this measures our server, it is not a load generator for
 other people's hosts.
 """
