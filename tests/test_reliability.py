@@ -665,3 +665,33 @@ def test_a_killed_worker_is_replaced_and_the_service_keeps_answering(int8_dir):
         after = worker_pids(server.pid)
     assert victim not in after and len(after) == 2
     assert set(statuses) == {200}, statuses
+
+
+def test_a_refusal_before_the_body_arrived_is_not_lost_to_a_reset(int8_dir, classifier):
+    """Refused (503) as soon as its headers arrive, a request's body is still read to its end
+    before the connection closes: closing on unread data resets the connection, and the client
+    may lose the answer."""
+    gated = Gated(classifier)
+    gated.gate.set()
+    config = ServeConfig(model=int8_dir, max_texts=8, max_queued_texts=8)
+    app = create_app(config, gated)
+    with LiveServer(app) as live:
+        gated.gate.clear()
+        first: list[httpx.Response] = []
+        holder = post_in_thread(live.url, [f"text {i}" for i in range(8)], first)
+        wait_until(lambda: gated.waiting == 1)
+        # Refused unread: its size does not matter, only that most of it is still on its way
+        # (or in the server's buffer) when the answer is written.
+        body = b'{"texts": ["' + b"x" * 900_000 + b'"]}'
+        with socket.create_connection(live.address, timeout=30) as conn:
+            conn.sendall(
+                b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+            )
+            data = b""
+            while chunk := conn.recv(65536):  # a reset raises here
+                data += chunk
+        gated.gate.set()
+        holder.join(timeout=60)
+    assert data.startswith(b"HTTP/1.1 503 "), data[:200]
+    assert b"retry-after:" in data.lower() and data.endswith(b"}")

@@ -53,6 +53,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._header_count = 0
         self._refused: _Refused | None = None
         self._answered_early = False  # this request was refused without the app; skip its body
+        self._close_after_body = False
         super().connection_made(transport)
         # A connection that never sends a byte holds a socket too.
         self._arm(self.limits.header_timeout)
@@ -127,10 +128,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if answer is None:
             return False
         status, detail, headers = answer
-        self._write_json(status, detail, headers, close=not self.parser.should_keep_alive())
-        # The parser goes on through the body, maybe in this very call: there is no cycle for it.
+        keep_alive = self.parser.should_keep_alive()
+        # The parser goes on through the body, maybe in this very call: there is no cycle for it,
+        # so it is read and dropped. Closing before it has all arrived would reset the
+        # connection, and the client could lose the answer it was sent.
         self._answered_early = self._phase == "body"
-        if not self._answered_early and not self.transport.is_closing():
+        self._close_after_body = not keep_alive
+        close_now = not keep_alive and not self._answered_early
+        self._write_json(status, detail, headers, close=close_now, say_close=not keep_alive)
+        if keep_alive and not self._answered_early:
             self._idle()
         return True
 
@@ -143,7 +149,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._phase = ""
         if self._answered_early:
             self._answered_early = False
-            if not self.transport.is_closing():
+            if self._close_after_body:
+                self.transport.close()
+            elif not self.transport.is_closing():
                 self._idle()
             return
         super().on_message_complete()
@@ -193,8 +201,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._write_json(status, detail, [], close=True)
 
     def _write_json(
-        self, status: int, detail: str, headers: list[tuple[bytes, bytes]], close: bool
+        self,
+        status: int,
+        detail: str,
+        headers: list[tuple[bytes, bytes]],
+        close: bool,
+        say_close: bool | None = None,
     ) -> None:
+        """Write the answer; `close` the connection now, `say_close` in a header (default: the
+        same)."""
         if self.transport.is_closing():
             return
         body = json.dumps({"detail": detail}).encode()
@@ -204,7 +219,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         head += [
             b"content-type: application/json\r\n",
             b"content-length: %d\r\n" % len(body),
-            b"connection: close\r\n\r\n" if close else b"\r\n",
+            b"connection: close\r\n\r\n"
+            if (close if say_close is None else say_close)
+            else b"\r\n",
         ]
         self.transport.write(b"".join(head) + body)
         if close:
