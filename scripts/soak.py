@@ -28,10 +28,29 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadbench import SENTENCES, check_loopback, percentile, timed_request  # noqa: E402 - the sibling script, not a package
+from loadbench import SENTENCES, check_loopback, percentile  # noqa: E402 - the sibling script, not a package
 
 MAX_DURATION_S = 3600
 WORDS = " ".join(SENTENCES).split()
+
+
+def make_request(client: httpx.AsyncClient, route: str, text: str):
+    if route == "legacy":
+        return client.get("/predict", params={"search": text})
+    return client.post("/api/v1/predict", json={"texts": [text]})
+
+
+async def timed_request(
+    client: httpx.AsyncClient, route: str, text: str
+) -> tuple[float, str | None]:
+    """(seconds taken, None) for a 200, else (seconds, the status code or error type)."""
+    start = time.perf_counter()
+    try:
+        response = await make_request(client, route, text)
+        failure = None if response.status_code == 200 else str(response.status_code)
+    except httpx.HTTPError as error:
+        failure = type(error).__name__
+    return time.perf_counter() - start, failure
 
 
 def rss_kib(pid: int) -> int | None:

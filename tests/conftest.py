@@ -18,8 +18,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # One thread per test process: tiny models gain nothing from more, and the machine has two cores.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-# live_server is re-exported for the test files that still import it from here.
-from helpers import build_tiny_bert, live_server  # noqa: E402, F401
+from helpers import build_tiny_bert  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = Path(

@@ -1,11 +1,9 @@
 """Helpers shared by the tests (import them with `from helpers import ...`; fixtures live in
-conftest.py): the tiny random BERT and a live server on a loopback port."""
+conftest.py): the tiny random BERT. A live server is in serve_helpers.py, file scoring helpers in
+predict_helpers.py."""
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
 from pathlib import Path
 
 LABELS = ["noHate", "hate", "idk/skip", "relation"]
@@ -34,30 +32,3 @@ def build_tiny_bert(out_dir: Path, num_layers: int = 4, seed: int = 0) -> Path:
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
-
-
-@contextlib.contextmanager
-def live_server(model_dir: Path, classifier=None, startup_timeout: float = 120.0):
-    """(host, port) of uvicorn serving the app in a thread on a free loopback port, once the
-    model has answered its warm-up; stopped on exit."""
-    import uvicorn
-
-    from modeldistill.inference import Classifier
-    from modeldistill.serve import ServeConfig, _bind, create_app
-
-    classifier = classifier or Classifier.load(model_dir, backend="torch")
-    app = create_app(ServeConfig(model=model_dir), classifier)
-    sock = _bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + startup_timeout
-    while not (server.started and app.state.service.ready):
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    try:
-        yield sock.getsockname()[:2]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from modeldistill import cli
 from modeldistill.serve import ServeConfig, create_app
+from modeldistill.texts import is_blank
 
 MAX_TEXTS, MAX_CHARS = 8, 300  # small limits so both sides of each are reached often
 FUZZ = settings(
@@ -67,7 +68,7 @@ def is_text(value) -> bool:
     return (
         isinstance(value, str)
         and 1 <= len(value) <= MAX_CHARS
-        and bool(value.strip())
+        and not is_blank(value)
         and not any("\ud800" <= char <= "\udfff" for char in value)
     )
 
@@ -210,7 +211,7 @@ def test_cli_txt_writes_one_row_per_line(int8_dir, tmp_path_factory, lines, trai
             text = line.removeprefix(b"\xef\xbb\xbf" if row is rows[0] else b"").decode("utf-8")
         except UnicodeDecodeError:
             continue
-        if text.rstrip("\r").strip():  # decodable and not blank: it must have been scored
+        if not is_blank(text.rstrip("\r")):  # decodable and not blank: it must have been scored
             assert row["label"] not in (None, ""), row
 
 

@@ -11,7 +11,9 @@ than by timing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import shutil
 import signal
 import socket
@@ -26,7 +28,8 @@ import numpy as np
 import pytest
 
 from modeldistill.inference import Classifier
-from modeldistill.serve import ServeConfig, _bind, create_app
+from modeldistill.serve import ServeConfig, create_app
+from serve_helpers import LiveServer
 
 START_TIMEOUT_S = 180  # a hang guard for very busy machines, not a speed target
 
@@ -279,30 +282,46 @@ def alive(pid: int) -> bool:
     return info is not None and info[0] != "Z"
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
-def test_workers_answer_and_all_exit_on_sigterm(int8_dir):
-    """`--workers 2`: two worker processes run and answer, and SIGTERM to the parent ends all."""
+def worker_pids(pid: int) -> set[int]:
+    """uvicorn's worker processes under `pid` (not multiprocessing's resource tracker)."""
+    return {
+        child
+        for child in child_pids(pid)
+        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+    }
+
+
+@contextlib.contextmanager
+def two_workers(model: Path):
+    """`modeldistill serve --workers 2` on a free port: (process, port) once both workers run;
+    then SIGTERM, and the parent must exit 0."""
     port = free_port()
     server = subprocess.Popen(
-        serve_command(int8_dir, port, "--workers", "2"),
+        serve_command(model, port, "--workers", "2"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        ready = lambda: _ready(port) or server.poll() is not None  # noqa: E731
-        wait_until(ready, START_TIMEOUT_S)
+        wait_until(lambda: _ready(port) or server.poll() is not None, START_TIMEOUT_S)
         assert server.poll() is None, server.stderr.read()
-        wait_until(lambda: len(child_pids(server.pid)) >= 2, START_TIMEOUT_S)
-        workers = child_pids(server.pid)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(20):
-                response = client.post("/api/v1/predict", json={"texts": ["hello", "there"]})
-                assert response.status_code == 200 and len(response.json()["results"]) == 2
+        wait_until(lambda: len(worker_pids(server.pid)) == 2, START_TIMEOUT_S)
+        yield server, port
     finally:
         server.send_signal(signal.SIGTERM)
         code = server.wait(timeout=60)
     assert code == 0, server.stderr.read()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
+def test_workers_answer_and_all_exit_on_sigterm(int8_dir):
+    """`--workers 2`: two worker processes run and answer, and SIGTERM to the parent ends all."""
+    with two_workers(int8_dir) as (server, port):
+        workers = child_pids(server.pid)  # the workers and multiprocessing's resource tracker
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            for _ in range(20):
+                response = client.post("/api/v1/predict", json={"texts": ["hello", "there"]})
+                assert response.status_code == 200 and len(response.json()["results"]) == 2
     wait_until(lambda: not any(map(alive, workers)), 30)
 
 
@@ -406,34 +425,6 @@ def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_0(int8_d
 
 
 # ---- overload ----------------------------------------------------------------------------------
-
-
-class LiveServer:
-    """A uvicorn server in a thread on a free loopback port (so the test can reach its model)."""
-
-    def __init__(self, app, shutdown_timeout: float | None = None):
-        import uvicorn
-
-        self.app = app
-        self.sock = _bind("127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(
-            app, log_level="critical", lifespan="on", timeout_graceful_shutdown=shutdown_timeout
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        wait_until(lambda: self.server.started and self.app.state.service.ready, timeout=120)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-        self.sock.close()
 
 
 def post(client: httpx.Client, text: str = "hello there") -> httpx.Response:
@@ -544,3 +535,163 @@ def test_admitted_requests_wait_behind_at_most_the_in_flight_limit(int8_dir, cla
     # already running when it arrived started before `before` was read.
     assert max(waited) <= limit, sorted(waited)[-10:]
     assert recovered == [200] * 10
+
+
+# ---- admission by texts and by time; requests nobody waits for ---------------------------------
+
+
+def post_in_thread(url: str, texts: list[str], answers: list) -> threading.Thread:
+    def send() -> None:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            answers.append(client.post("/api/v1/predict", json={"texts": texts}))
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    return thread
+
+
+def dropped(app, reason: str) -> float:
+    return (
+        app.state.metrics.registry.get_sample_value("inference_dropped_total", {"reason": reason})
+        or 0.0
+    )
+
+
+def test_a_request_whose_deadline_passes_in_the_queue_gets_503_and_is_never_scored(
+    int8_dir, classifier
+):
+    gated = Gated(classifier)
+    gated.gate.set()
+    app = create_app(ServeConfig(model=int8_dir, max_queue_wait_ms=300), gated)
+    service = app.state.service
+    with LiveServer(app) as live:
+        gated.gate.clear()
+        first, late = [], []
+        threads = [post_in_thread(live.url, ["held in the model"], first)]
+        wait_until(lambda: gated.waiting == 1)
+        threads.append(post_in_thread(live.url, ["queued behind it"], late))
+        wait_until(lambda: service.in_flight == 2)
+        time.sleep(0.5)  # past its 300 ms deadline, still queued
+        gated.gate.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert first[0].status_code == 200
+    assert late[0].status_code == 503 and late[0].headers["retry-after"] == "1", late[0].text
+    assert "not started within 0.3 s" in late[0].json()["detail"]
+    assert "queued behind it" not in gated.call_of  # dropped before inference
+    assert dropped(app, "deadline") == 1
+
+
+def test_a_request_whose_client_left_is_dropped_before_inference(int8_dir, classifier):
+    gated = Gated(classifier)
+    gated.gate.set()
+    app = create_app(ServeConfig(model=int8_dir), gated)
+    service = app.state.service
+    with LiveServer(app) as live:
+        gated.gate.clear()
+        first: list[httpx.Response] = []
+        holder = post_in_thread(live.url, ["held in the model"], first)
+        wait_until(lambda: gated.waiting == 1)
+        body = json.dumps({"texts": ["nobody waits for me"]}).encode()
+        port = live.sock.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as conn:
+            conn.sendall(
+                b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            wait_until(lambda: service.in_flight == 2)
+        wait_until(lambda: service.in_flight == 1)  # let go while the model is still held
+        gated.gate.set()
+        holder.join(timeout=60)
+        wait_until(lambda: dropped(app, "client_gone") == 1)
+        metrics = httpx.get(live.url + "/metrics").text
+    assert first[0].status_code == 200
+    assert "nobody waits for me" not in gated.call_of
+    assert 'route="/api/v1/predict",status="499"' in metrics
+
+
+def test_admission_counts_texts_not_requests(int8_dir, classifier):
+    gated = Gated(classifier)
+    gated.gate.set()
+    config = ServeConfig(model=int8_dir, max_texts=8, max_queued_texts=8, max_in_flight=100)
+    app = create_app(config, gated)
+    with LiveServer(app) as live, httpx.Client(base_url=live.url, timeout=30) as probe:
+        gated.gate.clear()
+        first: list[httpx.Response] = []
+        holder = post_in_thread(live.url, [f"text {i}" for i in range(8)], first)
+        wait_until(lambda: gated.waiting == 1)
+        refused = probe.post("/api/v1/predict", json={"texts": ["one more"]})
+        legacy = probe.get("/predict", params={"search": "one more"})
+        assert gated.gate.is_set() is False  # answered while the model was still busy
+        gated.gate.set()
+        holder.join(timeout=60)
+    assert first[0].status_code == 200
+    for response in (refused, legacy):
+        assert response.status_code == 503, response.text
+        assert "8 texts queued" in response.json()["detail"]
+        assert int(response.headers["retry-after"]) >= 1
+
+
+def test_admission_refuses_at_once_when_the_work_ahead_exceeds_the_wait(int8_dir, classifier):
+    from modeldistill.serve import Metrics, Service
+
+    config = ServeConfig(model=int8_dir, max_queue_wait_ms=1000, max_queued_texts=10_000)
+    service = Service(classifier, config, Metrics())
+    service.texts_per_second = 1000.0
+    service.queued_texts = 400  # 0.4 s of work: within half the wait, the rest is margin
+    assert service.refusal(64) is None
+    service.queued_texts = 3000  # 3 s of work
+    refusal = service.refusal(1)
+    assert refusal.status_code == 503 and refusal.headers["Retry-After"] == "3"
+    assert "3.0 s of work queued" in refusal.detail
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
+def test_a_killed_worker_is_replaced_and_the_service_keeps_answering(int8_dir):
+    with two_workers(int8_dir) as (server, port):
+        before = worker_pids(server.pid)
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        statuses = []
+        deadline = time.monotonic() + START_TIMEOUT_S
+        url = f"http://127.0.0.1:{port}/api/v1/predict"
+        while not (len(worker_pids(server.pid) - before) == 1 and len(statuses) >= 20):
+            assert time.monotonic() < deadline, (worker_pids(server.pid), before)
+            # A new connection each time: the survivor (and then the new worker) must answer.
+            statuses.append(
+                httpx.post(url, json={"texts": ["still there?"]}, timeout=30).status_code
+            )
+        after = worker_pids(server.pid)
+    assert victim not in after and len(after) == 2
+    assert set(statuses) == {200}, statuses
+
+
+def test_a_refusal_before_the_body_arrived_is_not_lost_to_a_reset(int8_dir, classifier):
+    """Refused (503) as soon as its headers arrive, a request's body is still read to its end
+    before the connection closes: closing on unread data resets the connection, and the client
+    may lose the answer."""
+    gated = Gated(classifier)
+    gated.gate.set()
+    config = ServeConfig(model=int8_dir, max_texts=8, max_queued_texts=8)
+    app = create_app(config, gated)
+    with LiveServer(app) as live:
+        gated.gate.clear()
+        first: list[httpx.Response] = []
+        holder = post_in_thread(live.url, [f"text {i}" for i in range(8)], first)
+        wait_until(lambda: gated.waiting == 1)
+        # Refused unread: its size does not matter, only that most of it is still on its way
+        # (or in the server's buffer) when the answer is written.
+        body = b'{"texts": ["' + b"x" * 900_000 + b'"]}'
+        with socket.create_connection(live.address, timeout=30) as conn:
+            conn.sendall(
+                b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+            )
+            data = b""
+            while chunk := conn.recv(65536):  # a reset raises here
+                data += chunk
+        gated.gate.set()
+        holder.join(timeout=60)
+    assert data.startswith(b"HTTP/1.1 503 "), data[:200]
+    assert b"retry-after:" in data.lower() and data.endswith(b"}")

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import json
 import socket
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import live_server
 from modeldistill.inference import Classifier
 from modeldistill.serve import STATIC_DIR, ServeConfig, create_app
+from serve_helpers import live_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = STATIC_DIR.parent
@@ -53,35 +56,35 @@ def raw_get(address, target: str) -> tuple[int, bytes]:
 
 # Files outside the static folder, and a line of each that must never come back.
 SECRETS = {
-    "serve.py": (PACKAGE_DIR / "serve.py").read_text().splitlines()[0].encode(),
+    "predict.py": (PACKAGE_DIR / "predict.py").read_text().splitlines()[0].encode(),
     "pyproject.toml": b"[project]",
     "/etc/passwd": b"root:",
 }
 TRAVERSALS = [
-    "/static/../serve.py",
+    "/static/../predict.py",
     "/static/../../../pyproject.toml",
     "/static/../../../../../../../etc/passwd",
-    "/static/app.js/../../serve.py",
-    "/static/%2e%2e/serve.py",  # encoded
+    "/static/app.js/../../predict.py",
+    "/static/%2e%2e/predict.py",  # encoded
     "/static/%2E%2E/%2E%2E/%2E%2E/pyproject.toml",
-    "/static/.%2e/serve.py",
-    "/static/..%2fserve.py",
+    "/static/.%2e/predict.py",
+    "/static/..%2fpredict.py",
     "/static/%2e%2e%2f%2e%2e%2f%2e%2e%2fpyproject.toml",
-    "/static/%252e%252e/serve.py",  # double-encoded
-    "/static/%252e%252e%252fserve.py",
+    "/static/%252e%252e/predict.py",  # double-encoded
+    "/static/%252e%252e%252fpredict.py",
     "/static/..%252f..%252f..%252fpyproject.toml",
-    "/static/%25252e%25252e/serve.py",  # triple-encoded
-    "/static/%c0%ae%c0%ae/serve.py",  # overlong UTF-8 for '.'
-    "/static/..%5cserve.py",  # backslash
-    "/static/..\\serve.py",
-    "/static/....//serve.py",
-    "/static/..;/serve.py",
-    "/static/%00/../serve.py",
+    "/static/%25252e%25252e/predict.py",  # triple-encoded
+    "/static/%c0%ae%c0%ae/predict.py",  # overlong UTF-8 for '.'
+    "/static/..%5cpredict.py",  # backslash
+    "/static/..\\predict.py",
+    "/static/....//predict.py",
+    "/static/..;/predict.py",
+    "/static/%00/../predict.py",
     "/static//etc/passwd",
     "/static/%2fetc%2fpasswd",
     "/static/%2Fetc/passwd",
-    "/docs/swagger-ui.css/../../serve.py",
-    "/docs/..%2f..%2fserve.py",
+    "/docs/swagger-ui.css/../../predict.py",
+    "/docs/..%2f..%2fpredict.py",
     "/../../../etc/passwd",
     "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
     "/..%2f..%2f..%2fetc%2fpasswd",
@@ -315,3 +318,187 @@ def test_malformed_http_gets_a_plain_400_without_internals(live_address):
         status, data = raw(live_address, request)
         assert status == 400, data[:200]
         assert b"Traceback" not in data and b'File "' not in data and b"/tmp/" not in data
+
+
+# ---- HTTP-layer limits, over raw sockets -------------------------------------------------------
+
+LIMITS = {"header_timeout": 1.0, "body_timeout": 1.0, "keep_alive_timeout": 1.0}
+
+
+@pytest.fixture(scope="module")
+def limited_address(tiny_bert_dir, classifier):
+    """A live server with 1-second timeouts, so the slow cases end quickly."""
+    with live_server(tiny_bert_dir, classifier, **LIMITS) as address:
+        yield address
+
+
+def read_until_closed(conn: socket.socket, limit_s: float) -> tuple[bytes, float]:
+    """Everything the server sends until it closes the connection, and when it closed."""
+    start = time.monotonic()
+    conn.settimeout(limit_s)
+    data = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := conn.recv(65536):
+            data += chunk
+    return data, time.monotonic() - start
+
+
+@pytest.mark.parametrize(
+    ("sent", "status"),
+    [
+        # A POST that declares 1000 bytes and sends 1: the body timeout.
+        (b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{", 408),
+        # Headers that stop half-way: the header timeout.
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ", 408),
+        # Nothing at all: closed quietly after the header timeout.
+        (b"", None),
+    ],
+    ids=["partial body", "partial headers", "silent connection"],
+)
+def test_incomplete_requests_are_timed_out_and_closed(limited_address, sent, status):
+    with socket.create_connection(limited_address) as conn:
+        conn.sendall(sent)
+        data, took = read_until_closed(conn, 10)
+    assert took < 5, took  # 1 s limit, generous for a busy machine; was: never
+    if status is None:
+        assert data == b""
+    else:
+        assert data.startswith(b"HTTP/1.1 %d " % status), data[:100]
+        assert b"connection: close" in data.lower()
+        assert json.loads(data.split(b"\r\n\r\n", 1)[1])["detail"]
+
+
+def test_idle_keep_alive_connections_are_closed(limited_address):
+    with socket.create_connection(limited_address) as conn:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        data, took = read_until_closed(conn, 10)
+    assert data.startswith(b"HTTP/1.1 200 ") and took < 5
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [b"X-Big: " + b"a" * 20_000 + b"\r\n", b"".join(b"X-%d: 1\r\n" % i for i in range(150))],
+    ids=["one 20 kB header", "150 headers"],
+)
+def test_headers_over_the_limits_get_431(live_address, headers):
+    status, data = raw(live_address, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+    assert status == 431, data[:200]
+    assert b"connection: close" in data.lower()
+
+
+def test_a_huge_header_is_cut_off_without_being_read(live_address):
+    """A 64 MB header: the server answers 431 and closes long before it has all arrived, so the
+    client cannot finish sending (it was accepted whole, over 8 s, before)."""
+    chunk = b"a" * 65536
+    sent = 0
+    with socket.create_connection(live_address, timeout=10) as conn:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Huge: ")
+            while sent < 64 * 2**20:
+                conn.sendall(chunk)
+                sent += len(chunk)
+        with contextlib.suppress(ConnectionResetError):
+            answer = conn.recv(200)
+            assert answer == b"" or answer.startswith(b"HTTP/1.1 431 "), answer
+    assert sent < 16 * 2**20, sent  # socket buffers hold a few MB at most
+
+
+def test_host_header_is_never_echoed_into_a_redirect(live_address):
+    for target in ("/api/v1/predict/", "/static", "/docs/", "/healthz/"):
+        request = f"GET {target} HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
+        status, data = raw(live_address, request.encode())
+        assert status == 404, (target, data[:200])
+        assert b"evil.example" not in data and b"location:" not in data.lower()
+
+
+def test_allowed_hosts_refuses_other_host_headers(tiny_bert_dir, classifier):
+    with live_server(tiny_bert_dir, classifier, allowed_hosts=["good.example"]) as address:
+        good = raw(
+            address, b"GET /healthz HTTP/1.1\r\nHost: good.example\r\nConnection: close\r\n\r\n"
+        )
+        evil = raw(
+            address, b"GET /healthz HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
+        )
+    assert good[0] == 200 and evil[0] == 400, evil[1][:200]
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/healthz", "/readyz", "/api/v1/model", "/static/app.js", "/docs"]
+)
+def test_head_is_answered_wherever_get_is(live_address, path):
+    get = raw(live_address, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    head = raw(
+        live_address, f"HEAD {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+    )
+    assert head[0] == get[0] == 200, head[1][:200]
+    head_fields, head_body = head[1].split(b"\r\n\r\n", 1)
+    assert head_body == b""  # headers only
+    assert b"content-type:" in head_fields.lower()
+
+
+INVISIBLE = ["\u200b", "\x00", "\ufffd", "\u00ad", "\u2060", "\x07\x1b \t", "\ufeff\u200d"]
+
+
+@pytest.mark.parametrize("text", INVISIBLE, ids=ascii)
+def test_invisible_texts_are_refused_like_blank_ones(live_address, text):
+    url = "http://{}:{}".format(*live_address)
+    with httpx.Client(base_url=url, timeout=30) as client:
+        blank = client.post("/api/v1/predict", json={"texts": ["   "]})
+        body = client.post("/api/v1/predict", json={"texts": ["fine", text]})
+        legacy = client.get("/predict", params={"search": text})
+    assert blank.status_code == body.status_code == legacy.status_code == 422, body.text
+    assert body.json()["detail"][0]["loc"] == ["body", "texts", 1]
+    assert body.json()["detail"][0]["msg"] == blank.json()["detail"][0]["msg"]
+
+
+def test_query_strings_that_are_not_utf8_are_refused(live_address):
+    status, data = raw(
+        live_address, b"GET /predict?search=%ff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert status == 400 and b"not UTF-8" in data, data[-200:]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,  # nested past any parser's depth
+        b'{"texts": [' * 5_000 + b"]}" * 5_000,
+        b'{"texts": [' + b"9" * 5_000 + b"]}",  # a number too long for Python's int()
+        b'{"texts": ["a"], "n": 1e999999}',
+        b'{"texts": ["a"]',
+        b"",
+    ],
+    ids=["deep list", "deep object", "huge int", "huge float", "cut", "empty"],
+)
+def test_every_malformed_json_body_gets_422(live_address, body):
+    head = (
+        b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    status, data = raw(live_address, head + body)
+    assert status == 422, data[-300:]
+    detail = json.loads(data.split(b"\r\n\r\n", 1)[1])["detail"]
+    assert detail and detail[0]["loc"][0] == "body"
+
+
+def test_a_client_leaving_mid_body_is_counted_apart_from_400s(tiny_bert_dir, classifier):
+    with live_server(tiny_bert_dir, classifier) as address:
+        with socket.create_connection(address) as conn:
+            conn.sendall(
+                b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 1000\r\n\r\n{"texts": ['
+            )
+            time.sleep(0.2)  # the app is now reading the body
+        url = "http://{}:{}".format(*address)
+        deadline = time.monotonic() + 10
+        while 'status="499"' not in (metrics := httpx.get(url + "/metrics").text):
+            assert time.monotonic() < deadline, metrics
+            time.sleep(0.05)
+    assert 'route="/api/v1/predict",status="400"' not in metrics
+
+
+def test_the_cli_refuses_invisible_texts_too(tiny_bert_dir, capsys):
+    from modeldistill import cli
+
+    assert cli.main(["predict", "--model", str(tiny_bert_dir), "fine", "\u200b\u2060"]) == 2
+    assert "text 2 is empty" in capsys.readouterr().err

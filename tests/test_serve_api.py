@@ -10,11 +10,11 @@ import socket
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import live_server
 from modeldistill import cli
 from modeldistill.errors import UserError
 from modeldistill.inference import Classifier
-from modeldistill.serve import Metrics, ServeConfig, Service, _bind, create_app
+from modeldistill.serve import Metrics, ServeConfig, Service, bind, create_app
+from serve_helpers import live_server
 
 TEXTS = ["you are all welcome here", "kick them all out", "see you at the meeting tomorrow"]
 
@@ -152,7 +152,7 @@ def test_cors_only_for_configured_origins(tiny_bert_dir, classifier):
         ({"texts": None}, ["body", "texts"], "list_type"),
         ({}, ["body", "texts"], "missing"),
         ({"texts": ["a"], "extra": 1}, ["body", "extra"], "extra_forbidden"),
-        ([1, 2], ["body"], "model_attributes_type"),
+        ([1, 2], ["body"], "model_type"),
     ],
 )
 def test_bad_bodies_get_422_naming_the_field(client, body, loc, kind):
@@ -300,7 +300,7 @@ def test_port_in_use_is_a_one_line_error():
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(UserError, match=f"cannot listen on 127.0.0.1:{port}"):
-            _bind("127.0.0.1", port)
+            bind("127.0.0.1", port)
 
 
 # ---- a real uvicorn server -------------------------------------------------------------------

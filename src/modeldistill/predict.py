@@ -35,6 +35,7 @@ from modeldistill.config import from_args, option, require
 from modeldistill.errors import UserError
 from modeldistill.inference import BACKENDS, Classifier, Prediction, has_surrogates
 from modeldistill.paths import resolve_model_dir
+from modeldistill.texts import is_blank
 
 SUFFIXES = (".txt", ".csv", ".jsonl", ".parquet")
 OUTPUT_SUFFIXES = (".jsonl", ".csv", ".parquet")
@@ -134,11 +135,6 @@ class Row:
     text: str | None
     error: str | None = None
     file: str = ""
-
-
-def is_blank(text: str) -> bool:
-    """Whether a text has nothing to score: every reader and the command line refuse it here."""
-    return not text.strip()
 
 
 def _decode(raw: bytes, first: bool) -> tuple[str | None, str | None]:

@@ -1,0 +1,329 @@
+"""The ASGI app: routes, error handlers and the middleware around them."""
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import AfterValidator, ValidationError
+from starlette.requests import ClientDisconnect
+
+from modeldistill.inference import Classifier, Prediction
+from modeldistill.serve.config import CONFIG_ENV, ServeConfig
+from modeldistill.serve.metrics import Metrics
+from modeldistill.serve.middleware import CLIENT_CLOSED_REQUEST, Gate, Observe
+from modeldistill.serve.protocol import EARLY_REFUSAL, ON_DISCONNECT
+from modeldistill.serve.schemas import (
+    ErrorBody,
+    LegacyResponse,
+    ModelInfo,
+    ModelRef,
+    PredictResponse,
+    Status,
+    ValidationErrorBody,
+    not_blank,
+    request_model,
+)
+from modeldistill.serve.service import Service, load_classifier
+from modeldistill.texts import visible_pattern
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+
+
+class ClientGone(Exception):
+    """The client disconnected before its answer was ready."""
+
+
+async def read_body(request: Request) -> bytes:
+    try:
+        body = await request.body()
+    except ClientDisconnect:
+        raise ClientGone from None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise HTTPException(400, detail=f"body is not UTF-8 text (byte {error.start})") from None
+    return body
+
+
+class DisconnectWatch:
+    """Cancels the request's task when its client disconnects, so that a request waiting for the
+    model is dropped from the queue (its future is cancelled) instead of being scored for nobody.
+    `gone` tells that cancellation from uvicorn's own at shutdown. The protocol calls it when
+    the connection is lost (a callback, not a task watching receive(): free until it fires);
+    under another server nothing calls it and a request is scored whoever waits."""
+
+    def __init__(self, request: Request):
+        self.callbacks = request.scope.get(ON_DISCONNECT)
+        self.gone = False
+
+    def __enter__(self) -> "DisconnectWatch":
+        self.task = asyncio.current_task()
+        if self.callbacks is not None:
+            self.callbacks.append(self._gone)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.callbacks is not None:
+            self.callbacks.remove(self._gone)
+
+    def _gone(self) -> None:
+        self.gone = True
+        self.task.cancel()
+
+
+def create_app(config: ServeConfig, classifier: Classifier | None = None) -> FastAPI:
+    """The ASGI app. Loads the model now (so a bad one fails before the port is bound) unless
+    a loaded `classifier` is given; it answers a warm-up when the app starts."""
+    classifier = classifier or load_classifier(config)
+    metrics = Metrics()
+    service = Service(classifier, config, metrics)
+    # A Host check or CORS headers must come before any answer, so they turn early refusal off.
+    gate = Gate(metrics, service.refusal, enabled=not (config.allowed_hosts or config.cors_origins))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await service.start()
+        try:
+            yield {EARLY_REFUSAL: gate.early}  # uvicorn hands this state to the protocol
+        finally:
+            await service.stop()
+
+    app = FastAPI(
+        title="Model Distillation",
+        summary="Hate-speech classification with a distilled BERT student.",
+        version=classifier.version,
+        docs_url=None,  # FastAPI's own /docs loads Swagger UI from a CDN; ours is served locally
+        redoc_url=None,
+        lifespan=lifespan,
+        # Starlette's slash redirects build an absolute URL from the Host header, which a
+        # client controls: `Host: evil.example` would get `location: http://evil.example/...`.
+        redirect_slashes=False,
+    )
+    app.state.service = service
+    app.state.metrics = metrics
+    PredictRequest = request_model(config)  # noqa: N806 - a class
+    model_ref = ModelRef(name=classifier.name, version=classifier.version)
+    busy = {503: {"model": ErrorBody, "description": "too many requests in flight or not ready"}}
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's shape ({"detail": [{loc, msg, type}]}) without echoing the (maybe huge) input.
+        detail = [
+            {
+                "loc": list(item.get("loc", ())),
+                "msg": item.get("msg", ""),
+                "type": item.get("type", ""),
+            }
+            for item in error.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(ClientGone)
+    async def client_gone(request: Request, error: ClientGone) -> Response:
+        # Never delivered (the connection is gone); the status is for the metrics and the log.
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, error: Exception) -> JSONResponse:
+        log.error("error on %s: %s: %s", request.url.path, type(error).__name__, error)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    async def classify(request: Request, texts: list[str]) -> list[Prediction]:
+        if not service.ready:
+            raise HTTPException(503, detail="model is not ready yet", headers={"Retry-After": "1"})
+        with service.admit(len(texts)), DisconnectWatch(request) as watch:
+            try:
+                return await service.predict(texts)
+            except asyncio.CancelledError:
+                if watch.gone:  # the watch cancelled this task: nobody is left to answer
+                    asyncio.current_task().uncancel()
+                    raise ClientGone from None
+                # uvicorn cancels requests still running when --shutdown-timeout ends and would
+                # answer them a plain 500; say instead that this server is going (retry another).
+                asyncio.current_task().uncancel()
+                raise HTTPException(
+                    503, detail="server shutting down; retry", headers={"Retry-After": "1"}
+                ) from None
+
+    request_schema = PredictRequest.model_json_schema()
+    generate_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schemas = generate_openapi().setdefault("components", {}).setdefault("schemas", {})
+            schemas["PredictRequest"] = request_schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+    @app.post(
+        "/api/v1/predict",
+        response_model=PredictResponse,
+        responses={
+            400: {"model": ErrorBody, "description": "body is not UTF-8 text"},
+            413: {"model": ErrorBody, "description": "body too large"},
+            422: {
+                "model": ValidationErrorBody,
+                "description": "malformed JSON, or texts that break the limits",
+            },
+            **busy,
+        },
+        # The body is parsed below (pydantic's JSON parser, not json.loads), so its schema is
+        # given here for /docs and clients.
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}
+                },
+            }
+        },
+        tags=["predict"],
+    )
+    async def predict(request: Request) -> dict:
+        """Classify 1 to `max_texts` texts; results come back in input order."""
+        body = await read_body(request)
+        try:
+            texts = PredictRequest.model_validate_json(body).texts
+        except ValidationError as error:
+            # Every malformed body lands here: bad JSON, nesting past the parser's depth limit,
+            # numbers of any size, wrong types. One code for all of them: 422.
+            raise RequestValidationError(
+                [{**item, "loc": ("body", *item["loc"])} for item in error.errors()]
+            ) from None
+        predictions = await classify(request, texts)
+        return {"model": model_ref, "results": [p.to_dict() for p in predictions]}
+
+    @app.get("/predict", response_model=LegacyResponse, responses=busy, tags=["predict"])
+    async def predict_legacy(
+        request: Request,
+        search: Annotated[
+            str,
+            Query(
+                min_length=1,
+                max_length=config.max_chars,
+                description="the text",
+                json_schema_extra={"pattern": visible_pattern()},
+            ),
+            AfterValidator(not_blank),
+        ],
+    ) -> dict:
+        """The original app's contract: one text in, Toxic or Not Toxic with a confidence."""
+        (prediction,) = await classify(request, [search])
+        p_toxic = (
+            prediction.scores.get(classifier.toxic_label, 0.0) if classifier.toxic_label else 0.0
+        )
+        if prediction.toxic:
+            return {"label": "Toxic", "confidence": p_toxic}
+        return {"label": "Not Toxic", "confidence": 1.0 - p_toxic}
+
+    @app.get("/api/v1/model", response_model=ModelInfo, tags=["model"])
+    async def model_info() -> dict:
+        """The model in use, its test metrics and this server's input limits."""
+        return {
+            **classifier.describe(),
+            "metrics": classifier.metrics,
+            "limits": {
+                "max_texts": config.max_texts,
+                "max_chars": config.max_chars,
+                "max_body_bytes": config.max_body_bytes,
+            },
+        }
+
+    @app.get("/healthz", response_model=Status, tags=["health"])
+    async def healthz() -> dict:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", response_model=Status, responses={503: {"model": Status}}, tags=["health"])
+    async def readyz() -> Any:
+        """The model is loaded and has answered a warm-up request."""
+        if service.ready:
+            return {"status": "ready"}
+        return JSONResponse({"status": "not ready"}, status_code=503, headers={"Retry-After": "1"})
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+        tags=["health"],
+    )
+    async def prometheus_metrics() -> Response:
+        """Prometheus metrics of this process."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    _add_docs(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if config.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=config.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+        )
+    if config.allowed_hosts:
+        app.add_middleware(
+            TrustedHostMiddleware, allowed_hosts=config.allowed_hosts, www_redirect=False
+        )
+    app.add_middleware(Observe, metrics=metrics, max_body_bytes=config.max_body_bytes, gate=gate)
+    return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    """/docs: Swagger UI from the swagger-ui-bundle package, so the docs need no CDN either."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        swagger_ui_path = None
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        if swagger_ui_path is None:
+            return HTMLResponse(
+                '<!doctype html><title>API docs</title><p>The schema is at <a href="/openapi.json">'
+                "/openapi.json</a>; install swagger-ui-bundle-v2 to browse it here."
+            )
+        return FileResponse(STATIC_DIR / "docs.html", media_type="text/html")
+
+    if swagger_ui_path is not None:
+        # Two fixed files, not a mounted folder: nothing else of the package can be reached.
+        for name, media in (
+            ("swagger-ui.css", "text/css"),
+            ("swagger-ui-bundle.js", "text/javascript"),
+        ):
+            app.add_api_route(
+                f"/docs/{name}",
+                _file_route(Path(swagger_ui_path) / name, media),
+                methods=["GET"],
+                include_in_schema=False,
+            )
+
+
+def _file_route(path: Path, media: str):
+    async def serve_file() -> FileResponse:
+        return FileResponse(path, media_type=media)
+
+    return serve_file
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn's factory for `--workers N`: each worker process builds its app from the settings."""
+    values = json.loads(os.environ[CONFIG_ENV])
+    return create_app(ServeConfig(**values))

@@ -1,0 +1,93 @@
+"""Starting and stopping the server: the listening socket, uvicorn, SIGTERM, `--workers N`."""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+
+from modeldistill import config as cfg
+from modeldistill.errors import UserError
+from modeldistill.serve.app import create_app
+from modeldistill.serve.config import CONFIG_ENV, ServeConfig
+from modeldistill.serve.protocol import limits_to_env, protocol_class
+from modeldistill.serve.service import load_classifier
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    cfg.add_arguments(parser, ServeConfig)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, or a one-line UserError (port in use, unknown address)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise UserError(f"cannot listen on {host}:{port}: {error.strerror}") from error
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        raise UserError(f"cannot listen on {host}:{port}: {error.strerror}") from error
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_settings(config: ServeConfig, workers: bool = False) -> dict:
+    """uvicorn's settings for `config`: the HTTP limits (a protocol class, or its import name for
+    worker processes, which read the limits from the environment), timeouts and logging."""
+    if workers:
+        limits_to_env(config.http_limits)
+        http = "modeldistill.serve.protocol:FromEnv"
+    else:
+        http = protocol_class(config.http_limits)
+    return dict(
+        http=http,
+        timeout_keep_alive=config.keep_alive_timeout,
+        log_level=os.environ.get("MODELDISTILL_LOG_LEVEL", "warning").lower(),
+        access_log=config.access_log,
+        timeout_graceful_shutdown=config.shutdown_timeout,
+        server_header=False,
+        lifespan="on",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    config = cfg.from_args(ServeConfig, args)
+    settings = uvicorn_settings(config, workers=config.workers > 1)
+    url = f"http://{config.host}:{config.port}"
+    if config.workers == 1:
+        app = create_app(config)  # the model loads (or fails) before the port is bound
+        sock = bind(config.host, config.port)
+        name = app.state.service.classifier.name
+        print(f"serving {name} ({app.state.service.classifier.backend}) on {url}", file=sys.stderr)
+        server = uvicorn.Server(uvicorn.Config(app, **settings))
+        # uvicorn re-raises SIGTERM after its graceful shutdown; a handled SIGTERM means exit 0.
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        try:
+            server.run(sockets=[sock])
+        except SystemExit as exit_:  # uvicorn exits when the app fails to start (warm-up failed)
+            raise UserError("the server failed to start; see the log above") from exit_
+        finally:
+            sock.close()
+        return 0
+    classifier = load_classifier(config)  # fail here, once, rather than in every worker
+    bind(config.host, config.port).close()
+    del classifier
+    os.environ[CONFIG_ENV] = json.dumps(cfg.to_jsonable(config))
+    print(f"serving {config.workers} workers on {url}", file=sys.stderr)
+    uvicorn.run(
+        "modeldistill.serve.app:app_from_env",
+        factory=True,
+        host=config.host,
+        port=config.port,
+        workers=config.workers,
+        **settings,
+    )
+    return 0
