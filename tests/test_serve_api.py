@@ -104,6 +104,8 @@ def test_page_docs_and_schema_are_served_from_this_origin(client):
     assert page.status_code == 200
     assert "<title>Model Distillation</title>" in page.text
     assert "Get Prediction" in page.text
+    # One line says what "hate" means here: an attack on people for who they are.
+    assert "attack on people for who they are" in page.text
     for route in ("/", "/docs", "/static/app.js"):
         assert "http://" not in client.get(route).text.replace("http://www.w3.org", "")
         assert "https://" not in client.get(route).text
