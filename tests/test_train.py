@@ -164,7 +164,7 @@ def test_experiment_run_writes_results_report_and_plots(
         [
             "run",
             "--data",
-            data_config.data,
+            data_config.data[0],
             "--stratify",
             "--out",
             str(tmp_path / "exp"),
@@ -209,7 +209,7 @@ def test_run_takes_every_train_flag_with_the_same_meaning():
 def test_run_teacher_names_a_fine_tuned_folder(capsys, data_config, tiny_bert_dir, tmp_path):
     """`run --teacher` once meant the pre-trained model; now it is the fine-tuned teacher folder,
     and a pre-trained one is refused with the flag to use instead."""
-    argv = ["run", "--data", data_config.data, "--stratify", "--out", str(tmp_path / "exp")]
+    argv = ["run", "--data", data_config.data[0], "--stratify", "--out", str(tmp_path / "exp")]
     assert main([*argv, "--teacher", str(tiny_bert_dir), "--methods", "odd"]) == 2
     assert "the pre-trained model to start from is --base-model" in capsys.readouterr().err
     assert main([*argv, "--finetuned-teacher", str(tiny_bert_dir), "--methods", "odd"]) == 2
@@ -218,7 +218,7 @@ def test_run_teacher_names_a_fine_tuned_folder(capsys, data_config, tiny_bert_di
 
 def test_student_without_teacher_is_refused(capsys, data_config, tmp_path):
     code = main(
-        ["train", "--method", "odd", "--data", data_config.data, "--out", str(tmp_path / "x")]
+        ["train", "--method", "odd", "--data", data_config.data[0], "--out", str(tmp_path / "x")]
     )
     assert code == 2 and "needs --teacher" in capsys.readouterr().err
 
@@ -247,7 +247,7 @@ def test_two_process_accelerate_run(tiny_bert_dir, data_config, tmp_path):
         "--base-model",
         str(tiny_bert_dir),
         "--data",
-        data_config.data,
+        data_config.data[0],
         "--stratify",
         "--out",
         str(out),
