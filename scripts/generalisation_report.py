@@ -154,7 +154,7 @@ def _score_row(name: str, metrics: dict | None) -> list[str]:
 
 def section_per_source(results: dict, seed: dict) -> list[str]:
     models = {
-        "hate_speech18-only (old default, int8)": results["baseline"]["eval_general"],
+        "hate_speech18-only (models/hate_speech18, int8)": results["baseline"]["eval_general"],
         "general teacher (fp32, 6 layers)": seed.get("teacher_eval_general"),
         "general student (int8, 3 layers)": seed["eval_general"],
     }
@@ -183,7 +183,9 @@ def section_per_source(results: dict, seed: dict) -> list[str]:
 
 def section_hs18(results: dict, seed: dict) -> list[str]:
     rows = [
-        _score_row("hate_speech18-only (old default, int8)", results["baseline"]["eval_hs18"]),
+        _score_row(
+            "hate_speech18-only (models/hate_speech18, int8)", results["baseline"]["eval_hs18"]
+        ),
         _score_row("general student (int8)", seed["eval_hs18"]),
     ]
     return [
@@ -370,13 +372,29 @@ def section_speed(results: dict, seed: dict) -> list[str]:
     )
     bench = results.get("bench")
     if bench:
+        rows = [
+            [
+                row["model"],
+                row["backend"],
+                str(row["batch_size"]),
+                f"{row['p50_ms']:.2f}",
+                f"{row['p95_ms']:.2f}",
+                f"{row['tokenize_p50_ms']:.2f}",
+                f"{row['texts_per_s']:.0f}",
+                f"{row['size_mb']:.1f}",
+            ]
+            for row in bench["results"]
+        ]
         lines += [
             "",
-            "`modeldistill bench` (p50 latency per batch size):",
+            "`modeldistill bench --model models/default --model models/hate_speech18 --backends "
+            "onnx-int8 --batch-sizes 1,32 --calls 300` on this machine "
+            f"({bench.get('machine', {}).get('cpus', '?')} CPUs):",
             "",
-            "```",
-            json.dumps(bench.get("summary", bench), indent=1)[:3000],
-            "```",
+            *table(
+                ["model", "backend", "batch", "p50 ms", "p95 ms", "tokenise ms", "texts/s", "MB"],
+                rows,
+            ),
         ]
     return lines
 

@@ -549,7 +549,7 @@ def main() -> int:
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     parser.add_argument("--data", default="../shared/data/hate_speech18")
     parser.add_argument("--bench", type=Path, default=Path("docs/results/bench.json"))
-    parser.add_argument("--shipped", type=Path, default=Path("models/default"))
+    parser.add_argument("--shipped", type=Path, default=Path("models/hate_speech18"))
     parser.add_argument("--out", type=Path, default=Path("docs/results.md"))
     args = parser.parse_args()
 

@@ -23,12 +23,12 @@ from modeldistill.artifacts import (
 from modeldistill.errors import UserError
 from modeldistill.paths import REPO_ROOT
 
-SHIPPED = REPO_ROOT / "models" / "default"
+SHIPPED = REPO_ROOT / "models" / "hate_speech18"
 
 
 @pytest.fixture()
 def legacy(tmp_path):
-    """models/default's artifacts as the release before format numbers wrote them."""
+    """models/hate_speech18's artifacts as the release before format numbers wrote them."""
     for name in ("inference.json", "metrics.json", "run_config.json"):
         shutil.copyfile(SHIPPED / name, tmp_path / name)
         assert "format" not in json.loads((tmp_path / name).read_text())

@@ -1,5 +1,7 @@
-"""The model that ships in models/default: it loads offline, classifies, and its model card's test
-metrics are exactly what `modeldistill evaluate` measures on the real data."""
+"""The models that ship: `models/default` (the general detector the app serves) and
+`models/hate_speech18` (the distillation experiment's student). Each loads offline, classifies,
+and its model card's figures are exactly what `modeldistill evaluate` and `modeldistill check`
+measure."""
 
 from __future__ import annotations
 
@@ -7,46 +9,69 @@ import json
 
 import pytest
 
+from modeldistill.artifacts import read_check
+from modeldistill.check import run_check
 from modeldistill.cli import main
 from modeldistill.inference import Classifier
 from modeldistill.paths import REPO_ROOT
 
-SHIPPED = REPO_ROOT / "models" / "default"
+MODELS = REPO_ROOT / "models"
+SHIPPED = MODELS / "default"
+EXPERIMENT = MODELS / "hate_speech18"
+GENERAL_DATA = ["--data", str(REPO_ROOT / "recipes" / "general.yaml"), "--emoji-names"]
 
 
-@pytest.fixture(scope="module")
-def classifier() -> Classifier:
-    return Classifier.load(SHIPPED)
-
-
-def test_shipped_model_is_int8_onnx_and_small():
-    assert (SHIPPED / "model.int8.onnx").is_file()
-    assert not list(SHIPPED.glob("*.bin")) and not list(SHIPPED.glob("*.pt"))
-    total = sum(p.stat().st_size for p in SHIPPED.iterdir())
+@pytest.mark.parametrize("folder", [SHIPPED, EXPERIMENT], ids=["default", "hate_speech18"])
+def test_shipped_models_are_int8_onnx_and_small(folder):
+    assert (folder / "model.int8.onnx").is_file()
+    assert not list(folder.glob("*.bin")) and not list(folder.glob("*.pt"))
+    total = sum(p.stat().st_size for p in folder.iterdir())
     assert total <= 25 * 1024 * 1024
 
 
-def test_shipped_model_classifies(classifier):
+def test_default_model_is_binary_and_flags_only_past_its_threshold():
+    classifier = Classifier.load(SHIPPED)
     assert classifier.backend == "onnx-int8"
-    assert classifier.labels == ["noHate", "hate", "idk/skip", "relation"]
-    assert 0 < classifier.threshold < 1
+    assert classifier.labels == ["not_hate", "hate"]
+    assert classifier.text_prep.clean and classifier.text_prep.emoji_names
     texts = ["Have a nice weekend, everyone.", "They are vermin and should be driven out."]
-    for prediction in classifier.predict(texts):
-        assert prediction.label in classifier.labels
+    predictions = classifier.predict(texts)
+    for prediction in predictions:
         assert sum(prediction.scores.values()) == pytest.approx(1.0, abs=1e-4)
         assert prediction.toxic == (prediction.scores["hate"] >= classifier.threshold)
-    assert classifier.predict(texts[:1])[0].label == "noHate"
+    assert not predictions[0].toxic
 
 
-@pytest.mark.slow
-def test_card_metrics_are_reproduced_by_evaluate(real_data_dir, capsys):
-    card = json.loads((SHIPPED / "metrics.json").read_text())
-    assert (
-        main(["evaluate", str(SHIPPED), "--data", str(real_data_dir), "--split", "test", "--json"])
-        == 0
-    )
+def test_experiment_model_keeps_hate_speech18_labels():
+    classifier = Classifier.load(EXPERIMENT)
+    assert classifier.labels == ["noHate", "hate", "idk/skip", "relation"]
+    assert classifier.predict(["Have a nice weekend, everyone."])[0].label == "noHate"
+
+
+def test_default_model_check_is_reproduced():
+    card = read_check(SHIPPED / "check.json")
+    measured = run_check(Classifier.load(SHIPPED))
+    assert measured.accuracy == card.accuracy and measured.cases == card.cases
+    assert f"{card.accuracy:.1%}" in (SHIPPED / "README.md").read_text()
+
+
+def _reproduced(folder, argv, capsys):
+    card = json.loads((folder / "metrics.json").read_text())
+    assert main(["evaluate", str(folder), *argv, "--split", "test", "--json"]) == 0
     measured = json.loads(capsys.readouterr().out)
     for key in ("accuracy", "macro_f1", "weighted_f1", "hate", "per_class", "confusion_matrix"):
         assert measured[key] == card[key], key
-    card_text = (SHIPPED / "README.md").read_text()
-    assert str(card["macro_f1"]) in card_text
+    return card, measured
+
+
+@pytest.mark.slow
+def test_default_card_metrics_are_reproduced_by_evaluate(capsys):
+    card, measured = _reproduced(SHIPPED, GENERAL_DATA, capsys)
+    assert measured["by_source"] == card["by_source"] and measured["roc_auc"] == card["roc_auc"]
+    assert f"{card['macro_f1']:.4f}" in (SHIPPED / "README.md").read_text()
+
+
+@pytest.mark.slow
+def test_experiment_card_metrics_are_reproduced_by_evaluate(real_data_dir, capsys):
+    card, _ = _reproduced(EXPERIMENT, ["--data", str(real_data_dir)], capsys)
+    assert str(card["macro_f1"]) in (EXPERIMENT / "README.md").read_text()

@@ -145,7 +145,9 @@ def test_threshold_and_metrics_come_from_the_folder(exported, tmp_path):
     for threshold, expected in ((0.0, True), (1.0, False)):
         write_inference(folder, info.model_copy(update={"threshold": threshold}))
         assert {p.toxic for p in Classifier.load(folder).predict(TEXTS)} == {expected}
-    shutil.copyfile(REPO_ROOT / "models" / "default" / "metrics.json", folder / "metrics.json")
+    shutil.copyfile(
+        REPO_ROOT / "models" / "hate_speech18" / "metrics.json", folder / "metrics.json"
+    )
     shipped = json.loads((folder / "metrics.json").read_text())
     assert Classifier.load(folder).metrics == shipped
     # A hand-made or foreign metrics.json is refused by name, not served half-read.
