@@ -56,7 +56,7 @@ from modeldistill.inference import (
     labels_from_config,
     safetensors_head_size,
 )
-from modeldistill.modelcard import write_model_card
+from modeldistill.modelcard import render_model_card, write_model_card
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,10 @@ def export_model(
         full = run_check(Classifier.load(out_dir))
         check = full.model_copy(update={"model": info.name, "sentences": None})
         write_check(out_dir / CHECK_FILE, check)
-    write_model_card(out_dir, model_config, info, metrics, read_run_config(model_dir), check)
+    card = render_model_card(
+        out_dir, model_config, info, metrics, read_run_config(model_dir), check
+    )
+    write_model_card(out_dir, card)
     return out_dir
 
 

@@ -262,18 +262,12 @@ def render_model_card(
     return f"---\n{card_data.to_yaml()}\n---\n\n{body}"
 
 
-def write_model_card(
-    out_dir: Path,
-    config: dict[str, Any],
-    info: InferenceSettings,
-    metrics: Metrics | None,
-    run: RunConfig | None,
-    check: CheckSummary | None = None,
-) -> Path:
+def write_model_card(out_dir: Path, text: str) -> Path:
+    """Save a card `render_model_card` wrote as the folder's README.md."""
     from huggingface_hub import ModelCard
 
     path = out_dir / "README.md"
-    ModelCard(render_model_card(out_dir, config, info, metrics, run, check)).save(path)
+    ModelCard(text).save(path)
     return path
 
 
