@@ -158,13 +158,18 @@ def read_authors_folder(folder: Path, subset: Path | None = None) -> tuple[list[
     return texts, labels
 
 
-def read_table_columns(path: Path, text_column: str, label_column: str) -> tuple[list[str], list]:
-    """Texts and raw labels from a CSV/JSONL/Parquet file."""
+def read_frame(path: Path, columns: tuple[str, ...], hint: str = "", **csv_options):
+    """A CSV/TSV/JSONL/Parquet file as a pandas frame with `columns`, or a one-line UserError.
+    CSV cells stay strings ("NA" is a text, not a missing value); `csv_options` go to read_csv."""
     import pandas as pd
 
+    if not path.is_file():
+        raise UserError(f"data file not found: {path}")
     try:
-        if path.suffix == ".csv":
-            frame = pd.read_csv(path, encoding="utf-8", keep_default_na=False, dtype=str)
+        if path.suffix in (".csv", ".tsv"):
+            frame = pd.read_csv(
+                path, encoding="utf-8", keep_default_na=False, dtype=str, **csv_options
+            )
         elif path.suffix in (".jsonl", ".json"):
             frame = pd.read_json(path, lines=path.suffix == ".jsonl", encoding="utf-8")
         else:
@@ -178,12 +183,18 @@ def read_table_columns(path: Path, text_column: str, label_column: str) -> tuple
             str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         )
         raise UserError(f"cannot read {path}: {first_line}") from None
-    missing = [c for c in (text_column, label_column) if c not in frame.columns]
+    missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise UserError(
             f"{path} lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}"
-            " (use --text-column/--label-column)"
+            + hint
         )
+    return frame
+
+
+def read_table_columns(path: Path, text_column: str, label_column: str) -> tuple[list[str], list]:
+    """Texts and raw labels from a CSV/JSONL/Parquet file."""
+    frame = read_frame(path, (text_column, label_column), " (use --text-column/--label-column)")
     texts = [("" if value is None else str(value)).strip() for value in frame[text_column]]
     return texts, list(frame[label_column])
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from modeldistill.data import read_authors_folder, read_frame, read_table_columns
 from modeldistill.errors import UserError
 
 HATE, NOT_HATE = "hate", "not_hate"
@@ -42,30 +43,7 @@ class Loader:
     needs_path: bool = True  # False: the rows are generated, nothing is read
 
 
-def _read_csv(path: Path, **kwargs):
-    import pandas as pd
-
-    if not path.is_file():
-        raise UserError(f"data file not found: {path}")
-    try:
-        return pd.read_csv(path, encoding="utf-8", keep_default_na=False, dtype=str, **kwargs)
-    except UnicodeDecodeError as error:
-        raise UserError(f"{path} is not UTF-8 (byte {error.start})") from None
-    except (ValueError, OSError, pd.errors.ParserError) as error:
-        raise UserError(f"cannot read {path}: {str(error).strip().splitlines()[0]}") from None
-
-
-def _columns(frame, path: Path, wanted: tuple[str, ...]) -> None:
-    missing = [column for column in wanted if column not in frame.columns]
-    if missing:
-        raise UserError(
-            f"{path} lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}"
-        )
-
-
 def read_hate_speech18(folder: Path, options: dict) -> RawRows:
-    from modeldistill.data import read_authors_folder
-
     if not (folder / "annotations_metadata.csv").is_file():
         raise UserError(
             f"{folder} is not the hate_speech18 authors' folder (no annotations_metadata.csv)"
@@ -75,9 +53,7 @@ def read_hate_speech18(folder: Path, options: dict) -> RawRows:
 
 
 def read_davidson2017(folder: Path, options: dict) -> RawRows:
-    path = folder / "labeled_data.csv"
-    frame = _read_csv(path)
-    _columns(frame, path, ("tweet", "class"))
+    frame = read_frame(folder / "labeled_data.csv", ("tweet", "class"))
     return RawRows(list(frame["tweet"]), [str(value).strip() for value in frame["class"]])
 
 
@@ -87,9 +63,9 @@ def read_hatexplain(folder: Path, options: dict) -> RawRows:
     for name in ("train", "valid", "test"):
         # The mirror's split is unofficial and skewed (see the data README): its rows are pooled
         # here and re-split by seed, so the split column is deliberately not kept.
-        path = folder / f"{name}.tsv"
-        frame = _read_csv(path, sep="\t", quoting=csv.QUOTE_NONE)
-        _columns(frame, path, ("label", "text"))
+        frame = read_frame(
+            folder / f"{name}.tsv", ("label", "text"), sep="\t", quoting=csv.QUOTE_NONE
+        )
         texts += list(frame["text"])
         labels += [value.strip() for value in frame["label"]]
     return RawRows(texts, labels)
@@ -98,9 +74,7 @@ def read_hatexplain(folder: Path, options: dict) -> RawRows:
 def read_hatemojibuild(folder: Path, options: dict) -> RawRows:
     texts, labels, splits, groups = [], [], [], []
     for name, split in (("train", "train"), ("validation", "validation"), ("test", "test")):
-        path = folder / f"{name}.csv"
-        frame = _read_csv(path)
-        _columns(frame, path, ("text", "label_gold", "target"))
+        frame = read_frame(folder / f"{name}.csv", ("text", "label_gold", "target"))
         texts += list(frame["text"])
         labels += [value.strip() for value in frame["label_gold"]]
         splits += [split] * len(frame)
@@ -109,9 +83,7 @@ def read_hatemojibuild(folder: Path, options: dict) -> RawRows:
 
 
 def read_toxigen_statements(folder: Path, options: dict) -> RawRows:
-    path = folder / "statements.csv"
-    frame = _read_csv(path)
-    _columns(frame, path, ("text", "label", "target_group"))
+    frame = read_frame(folder / "statements.csv", ("text", "label", "target_group"))
     return RawRows(
         list(frame["text"]),
         [value.strip() for value in frame["label"]],
@@ -121,8 +93,6 @@ def read_toxigen_statements(folder: Path, options: dict) -> RawRows:
 
 def read_table(path: Path, options: dict) -> RawRows:
     """Any CSV/JSONL/Parquet file with a text and a label column (names set in the recipe)."""
-    from modeldistill.data import read_table_columns
-
     text_column = options.get("text_column", "text")
     label_column = options.get("label_column", "label")
     texts, raw = read_table_columns(path, text_column, label_column)
