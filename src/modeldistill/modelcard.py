@@ -43,9 +43,8 @@ def training_sources(run: RunConfig | None) -> list | None:
 
 
 def dataset_name(data: str | None, run: RunConfig | None) -> str | None:
-    """The dataset's name: the one export tuned the threshold on, else the one training read."""
-    if training_sources(run) is not None:
-        return SEVERAL_SOURCES
+    """The dataset's name: the one export tuned the threshold on, else the one training read
+    (a run on several sources is named SEVERAL_SOURCES by the caller, which has its sources)."""
     source = data or (run.data_source() if run else None)
     if source is None:
         return None
@@ -220,8 +219,8 @@ def render_model_card(
     from huggingface_hub import ModelCardData
 
     block = _block(config)
-    dataset = dataset_name(info.data, run)
     specs = training_sources(run)
+    dataset = SEVERAL_SOURCES if specs else dataset_name(info.data, run)
     sections = (sources_section(specs, metrics) if specs else "") + check_section(check)
     text = dataset_text(dataset)
     card_data = ModelCardData(

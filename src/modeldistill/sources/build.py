@@ -152,15 +152,15 @@ def _source_rows(
 
 def _deduplicate(rows: list[Row], reports: dict[str, SourceReport]) -> list[Row]:
     """Keep each normalised text once, in its most held-out split; within a split the first one."""
+    keys = [duplicate_key(row.text) for row in rows]
     best: dict[str, int] = {}
-    for index, row in enumerate(rows):
-        key = duplicate_key(row.text)
+    for index, (key, row) in enumerate(zip(keys, rows, strict=True)):
         current = best.get(key)
         if current is None or _PRIORITY[row.split] < _PRIORITY[rows[current].split]:
             best[key] = index
     kept = []
-    for index, row in enumerate(rows):
-        winner = best[duplicate_key(row.text)]
+    for index, (key, row) in enumerate(zip(keys, rows, strict=True)):
+        winner = best[key]
         if winner == index:
             kept.append(row)
         elif rows[winner].split == row.split:
@@ -173,7 +173,6 @@ def _deduplicate(rows: list[Row], reports: dict[str, SourceReport]) -> list[Row]
 def _cap_and_weight(
     rows: list[Row], specs: list[SourceSpec], seed: int, reports: dict[str, SourceReport]
 ) -> list[Row]:
-    by_source = {spec.name: spec for spec in specs}
     rng = random.Random(seed)
     result = [row for row in rows if row.split != "train"]
     for spec in specs:
@@ -181,9 +180,8 @@ def _cap_and_weight(
         if spec.max_train_rows and len(train) > spec.max_train_rows:
             reports[spec.name].capped = len(train) - spec.max_train_rows
             train = rng.sample(train, spec.max_train_rows)
-        weight = by_source[spec.name].weight
-        repeated = train * int(weight)
-        fraction = weight - int(weight)
+        repeated = train * int(spec.weight)
+        fraction = spec.weight - int(spec.weight)
         if fraction:
             repeated += rng.sample(train, round(fraction * len(train)))
         result += repeated
