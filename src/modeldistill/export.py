@@ -44,7 +44,7 @@ from modeldistill.artifacts import (
 from modeldistill.config import add_arguments as add_config_arguments
 from modeldistill.config import from_args, option, require
 from modeldistill.constants import CHECK_TEXTS
-from modeldistill.data import DataConfig, load_splits, model_inputs
+from modeldistill.data import DataConfig, Splits, load_splits, model_inputs
 from modeldistill.errors import UserError
 from modeldistill.evaluate import TOXIC_LABEL, count_parameters, evaluate_folder
 from modeldistill.inference import (
@@ -166,9 +166,11 @@ def export_model(
     write_inference(out_dir, info)
 
     info.checks = _self_check(out_dir, config.onnx, config.int8)
-    if data is not None:
+    # Loaded once: on several sources the build (reading, de-duplication) takes a while.
+    splits = load_splits(data) if data is not None else None
+    if splits is not None:
         info.threshold, info.threshold_source, info.validation = tune_threshold(
-            out_dir, data, config.toxic_label
+            out_dir, splits, info.data, config.toxic_label
         )
     info.parameters = count_parameters(out_dir)
     if not config.keep_fp32:
@@ -177,10 +179,10 @@ def export_model(
     write_inference(out_dir, info)
     metrics_path = out_dir / METRICS_FILE
     metrics: Metrics | None = None
-    if data is not None:
+    if splits is not None:
         # The card's figures are those of the backend a user of this folder gets, so that
         # `modeldistill evaluate` on the folder reproduces them exactly.
-        metrics = evaluate_folder(out_dir, load_splits(data), "test")
+        metrics = evaluate_folder(out_dir, splits, "test")
         metrics.model = info.name
         write_metrics(metrics_path, metrics)
     elif metrics_path.is_file():
@@ -301,16 +303,14 @@ def _self_check(out_dir: Path, onnx: bool, int8: bool) -> dict[str, BackendCheck
 
 
 def tune_threshold(
-    model_dir: Path, data: DataConfig, toxic_label: str
+    model_dir: Path, splits: Splits, name: str, toxic_label: str
 ) -> tuple[float, str, dict[str, int | float]]:
-    """The P(toxic_label) threshold with the best toxic-vs-rest F1 on the validation split, where
-    it came from, and the validation counts and scores at it."""
+    """The P(toxic_label) threshold with the best toxic-vs-rest F1 on the validation split of
+    `splits` (the data named `name`), where it came from, and the validation counts and scores."""
     import numpy as np
     from sklearn.metrics import precision_recall_curve
 
     classifier = Classifier.load(model_dir)  # the backend that will be deployed: its probabilities
-    splits = load_splits(data)
-    name = ", ".join(data.data)
     validation = splits.validation
     if len(validation) == 0:
         raise UserError(f"{name} has an empty validation split; cannot tune the threshold")
