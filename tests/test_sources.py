@@ -293,6 +293,18 @@ def test_text_preparation_cleans_and_names_emoji():
     assert TextPrep()("keep @bob &amp; 🔪") == "keep @bob &amp; 🔪"
 
 
+def test_emoji_names_skip_only_texts_that_cannot_hold_an_emoji():
+    """ASCII texts skip the emoji library (it costs as much as the model); the result is the same
+    as running it on every text."""
+    import emoji
+
+    prep = TextPrep(emoji_names=True)
+    texts = ["plain_words :) <3 1 # *", "café déjà vu", "keycap 1\ufe0f\u20e3 here", "a 🔪 b", "🏳️‍🌈"]
+    for text in texts:
+        slow = emoji.demojize(text, delimiters=(" ", " ")).replace("_", " ")
+        assert prep(text) == " ".join(slow.split())
+
+
 def test_a_several_source_model_records_and_reapplies_its_text_preparation(tiny_bert_dir, tmp_path):
     """Training writes the preparation into config.json; the Classifier applies it to raw texts,
     so serving sees what training saw."""

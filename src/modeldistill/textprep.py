@@ -43,13 +43,19 @@ class TextPrep:
 
     def __call__(self, text: str) -> str:
         if self.clean:
-            text = html.unescape(text)
+            if "&" in text:
+                text = html.unescape(text)
             text = _URL.sub(" http ", text)
             text = _HANDLE.sub(" @user ", text)
         if self.emoji_names:
-            import emoji
+            # Every emoji the library knows holds a non-ASCII character, so ASCII text skips it:
+            # demojize costs ~0.1 ms a text, as much as the int8 model at batch size 1. Underscores
+            # become spaces in every text, as they did when the shipped models were trained.
+            if not text.isascii():
+                import emoji
 
-            text = emoji.demojize(text, delimiters=(" ", " ")).replace("_", " ")
+                text = emoji.demojize(text, delimiters=(" ", " "))
+            text = text.replace("_", " ")
         if self.active:
             text = _SPACES.sub(" ", text).strip()
         return text
