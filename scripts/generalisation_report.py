@@ -45,6 +45,7 @@ def _model_runs(folder: Path) -> dict:
         "eval_general": _read(folder / "eval-general.json"),
         "eval_hs18": _read(folder / "eval-hs18.json"),
         "teacher_eval_general": _read(folder / "teacher-eval-general.json"),
+        "eval_validation": _read(folder / "eval-validation.json"),
         "check": _strip_check(_read(folder / "check.json")),
         "teacher": _train_facts(folder / "teacher"),
         "student": _train_facts(folder / "odd"),
@@ -69,13 +70,19 @@ def gather(runs: Path) -> dict:
             for path in sorted(general.glob("seed*"))
             if (path / "eval-general.json").is_file()
         },
+        "previous": {
+            path.name: _model_runs(path)
+            for path in sorted((general / "previous").glob("seed*"))
+            if (path / "eval-general.json").is_file()
+        },
         "ablations": {
             path.name: {
-                **_model_runs(path),
-                "change": (_read(path / "change.json") or {}).get("change"),
+                "summary": _read(path / "ablation.json"),
+                "eval_validation": _read(path / "eval-validation.json"),
+                "check": _strip_check(_read(path / "check.json")),
             }
-            for path in sorted((general / "ablations").glob("*"))
-            if (path / "eval-general.json").is_file()
+            for path in sorted((runs / "ablations").glob("*"))
+            if (path / "ablation.json").is_file()
         },
         "loso": {
             source: {
@@ -344,26 +351,137 @@ def _train_time(run: dict) -> str:
     return "–" if None in parts else f"{sum(parts):.0f}"
 
 
-def section_ablations(results: dict, reference: dict) -> list[str]:
-    if not results["ablations"]:
+def _public_mean_f1(metrics: dict | None) -> float | None:
+    """Mean hate F1 over the public sources: the choice metric. Pooled figures would reward
+    learning the repository's own templates, whose validation rows are easy by construction."""
+    if not metrics:
+        return None
+    scores = [metrics["by_source"][s]["hate"]["f1"] for s in SOURCES if s in metrics["by_source"]]
+    return statistics.mean(scores) if scores else None
+
+
+def _per_source_f1(metrics: dict | None) -> list[str]:
+    by_source = (metrics or {}).get("by_source", {})
+    return [_f(by_source[s]["hate"]["f1"]) if s in by_source else "–" for s in SOURCES]
+
+
+SHORT = {
+    "hate_speech18": "hs18",
+    "davidson2017": "davidson",
+    "hatexplain": "hatexplain",
+    "hatemojibuild": "hatemoji",
+    "toxigen_statements": "toxigen",
+}
+
+
+def section_ablations(results: dict) -> list[str]:
+    ablations = results["ablations"]
+    if not ablations:
         return ["## One change at a time", "", "Not run."]
-    rows = [
-        ["the recipe (seed 1234)"]
-        + _score_row("", reference["eval_general"])[1:]
-        + [f"{reference['check']['accuracy']:.1%}" if reference["check"] else "–"]
+    base_scores = [
+        _public_mean_f1(run["eval_validation"])
+        for name, run in ablations.items()
+        if name.startswith("base")
     ]
-    for name, run in results["ablations"].items():
+    base_mean = statistics.mean(base_scores)
+    spread = statistics.stdev(base_scores) if len(base_scores) > 1 else 0.0
+    rows = []
+    for name, run in ablations.items():
+        summary, metrics = run["summary"], run["eval_validation"]
+        score = _public_mean_f1(metrics)
+        delta = score - base_mean
+        if name.startswith("base"):
+            verdict = "base"
+        elif delta > 2 * spread:
+            verdict = "better"
+        elif delta < -2 * spread:
+            verdict = "worse"
+        else:
+            verdict = "within seed spread"
         rows.append(
-            [run["change"] or name]
-            + _score_row("", run["eval_general"])[1:]
-            + [f"{run['check']['accuracy']:.1%}" if run["check"] else "–"]
+            [
+                summary["change"],
+                _f(score),
+                f"{delta:+.3f}",
+                verdict,
+                _f(metrics["hate"]["f1"]),
+                _f(metrics["roc_auc"]),
+                *_per_source_f1(metrics),
+                f"{run['check']['accuracy']:.1%}" if run["check"] else "–",
+                f"{summary['seconds']:.0f}",
+            ]
         )
+    first = next(iter(ablations.values()))["summary"]
     return [
         "## One change at a time",
         "",
-        "Each row changes one thing against the recipe, same seed; chosen on validation only.",
+        "`python scripts/ablations.py`: a full recipe takes most of an hour on this CPU, so each "
+        f"variant trains the teacher stage only, on a seeded sample of {first['rows']:,} training "
+        f"rows for {first['epochs']} epoch (unless the change is the epochs), with its threshold "
+        "tuned on the general recipe's validation split, and is scored on that validation split: "
+        "nothing here saw a test row. The choice metric is the mean hate F1 over the five public "
+        "sources (pooled figures would reward the repository's own template rows). The base recipe "
+        f"was run at {len(base_scores)} seeds: mean {base_mean:.3f}, std {spread:.3f}; a change "
+        "counts as better or worse only beyond twice that std. The behavioural check is shown, "
+        "not used to choose.",
         "",
-        *table(["change", "hate F1", "macro-F1", "ROC-AUC", "accuracy", "check"], rows),
+        *table(
+            [
+                "change",
+                "mean public hate F1",
+                "vs base mean",
+                "verdict",
+                "pooled hate F1",
+                "pooled ROC-AUC",
+                *(SHORT[s] for s in SOURCES),
+                "check",
+                "s",
+            ],
+            rows,
+        ),
+    ]
+
+
+def section_templates(results: dict, seed: dict) -> list[str]:
+    previous = results.get("previous", {}).get("seed1234")
+    if not previous:
+        return []
+    runs = {"earlier training templates": previous, "more training templates (shipped)": seed}
+    rows = []
+    for name, run in runs.items():
+        check = run["check"] or {}
+        rows.append(
+            [
+                name,
+                _f(_public_mean_f1(run["eval_validation"])),
+                *_per_source_f1(run["eval_validation"]),
+                _f(_public_mean_f1(run["eval_general"])),
+                f"{check['accuracy']:.1%}" if check else "–",
+                f"{check['cases']['negated hate']['accuracy']:.1%}" if check else "–",
+                f"{check['cases']['positive mention']['accuracy']:.1%}" if check else "–",
+            ]
+        )
+    return [
+        "## Training templates, before and after",
+        "",
+        "The whole recipe (teacher and student, seed 1234) with the training templates of the "
+        "first general model and with the ones shipped now (more negations, counter-speech, "
+        "friendly mentions of groups and countries, calls to exclude a group: "
+        "`src/modeldistill/check/training.py`, still disjoint from the check's). Validation "
+        "decides; test and the check are shown beside it.",
+        "",
+        *table(
+            [
+                "training templates",
+                "validation: mean public hate F1",
+                *(f"val {SHORT[s]}" for s in SOURCES),
+                "test: mean public hate F1",
+                "check",
+                "check: negated hate",
+                "check: positive mention",
+            ],
+            rows,
+        ),
     ]
 
 
@@ -422,7 +540,8 @@ def render(results: dict) -> str:
         section_hs18(results, reference),
         section_check(results, reference),
         section_loso(results),
-        section_ablations(results, reference),
+        section_ablations(results),
+        section_templates(results, reference),
         section_seeds(results),
         section_speed(results, reference),
     ):

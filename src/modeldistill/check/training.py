@@ -1,8 +1,8 @@
 """Training sentences written in this repository, for what the public sources rarely show.
 
-The public sources have few friendly sentences that name a group, few negations, little
-counter-speech and few misspellings, so a model trained on them alone flags group names and misses
-dodged spellings. These frames teach those cases. They share nothing with the check's frames in
+The public sources have few friendly sentences that name a group or a country, few negations, little
+counter-speech, few calls to exclude a group and few misspellings, so a model trained on them alone
+flags group and country names and misses dodged spellings. These frames teach those cases. They share nothing with the check's frames in
 `templates.py` except the groups: different sentence shapes and different hateful and friendly
 words (a test in tests/test_check.py asserts that no frame and no hateful word is shared), so the
 check still measures sentences the model has not seen.
@@ -71,6 +71,32 @@ DEEDS = (
     "ghosting me",
 )
 INTERJECTIONS = ("fuck", "shit", "damn", "holy crap", "bloody hell", "fucking hell")
+# Countries and nationalities: friendly sentences about where people come from, so that a country's
+# name alone does not read as hate (the public sources name countries mostly in hateful posts).
+COUNTRIES = (
+    "Somalia",
+    "Nigeria",
+    "Mexico",
+    "Pakistan",
+    "Syria",
+    "Poland",
+    "Haiti",
+    "Afghanistan",
+    "Morocco",
+    "Romania",
+)
+NATIONALITIES = (
+    "Somali",
+    "Nigerian",
+    "Mexican",
+    "Pakistani",
+    "Syrian",
+    "Polish",
+    "Haitian",
+    "Afghan",
+    "Moroccan",
+    "Romanian",
+)
 EVENTS = (
     "I forgot my keys",
     "we won the match",
@@ -134,6 +160,17 @@ TRAINING_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
             "when will we finally [{threat}] the {group}?",
         ),
     ),
+    "exclusion": (
+        HATE,
+        (
+            "{group} should not be allowed to vote",
+            "{group} don't deserve the same rights as the rest of us",
+            "keep {group} out of our schools and our streets",
+            "{group} should go back where they came from",
+            "{one} should never be allowed near children",
+            "{group} belong at the bottom, where they started",
+        ),
+    ),
     "neutral mention": (
         NOT_HATE,
         (
@@ -143,6 +180,11 @@ TRAINING_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
             "a documentary about {group} is on tonight",
             "the law affects {group} in different ways",
             "i was talking to {one} on the train",
+            "our new doctor grew up in {country}",
+            "she came here from {country} ten years ago",
+            "we ordered {nationality} food for the office party",
+            "the family next door moved from {country} last spring",
+            "he teaches {nationality} history at the college",
         ),
     ),
     "positive mention": (
@@ -153,6 +195,12 @@ TRAINING_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
             "{group} have enriched our culture",
             "so glad {one} won the award",
             "we should listen to {group} more",
+            "thank you to all the {group} who volunteered today",
+            "{one} helped me carry my shopping, so kind",
+            "proud to stand with {group} today and every day",
+            "the {nationality} couple down the road are the sweetest people",
+            "my friends from {country} taught me to cook",
+            "i'm so happy our street has families from {country}",
         ),
     ),
     "negated hate": (
@@ -162,6 +210,14 @@ TRAINING_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
             "it is a lie that {group} are {noun}",
             "nobody sane thinks {group} are {adj}",
             "i don't think {group} are {noun} and never did",
+            "{group} aren't {adj}, that's just a stereotype",
+            "there is nothing {adj} about {group}",
+            "i refuse to believe {group} are {noun}",
+            "i used to think {group} were {adj} but i was wrong",
+            "{group} are neither {adj} nor {noun}",
+            "i have nothing against {group}, they are fine",
+            "whoever told you {group} are {noun} was lying",
+            "{one} is not {adj}, stop spreading that",
         ),
     ),
     "counter-speech": (
@@ -172,6 +228,8 @@ TRAINING_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
             "someone wrote '{group} are {noun}' on the wall and we painted over it",
             "calling {group} {noun} is shameful",
             "he said {group} are {adj} and got banned, good",
+            "the comments calling {group} {noun} were removed, as they should be",
+            "i'm tired of people claiming {group} are {adj}",
         ),
     ),
     "abuse of objects": (
@@ -210,6 +268,8 @@ def _fill_words(frame: str, rng: random.Random) -> str:
         "deed": rng.choice(DEEDS),
         "interjection": rng.choice(INTERJECTIONS),
         "event": rng.choice(EVENTS),
+        "country": rng.choice(COUNTRIES),
+        "nationality": rng.choice(NATIONALITIES),
     }
     for name, word in words.items():
         frame = frame.replace("{" + name + "}", word)
