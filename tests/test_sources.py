@@ -299,7 +299,13 @@ def test_emoji_names_skip_only_texts_that_cannot_hold_an_emoji():
     import emoji
 
     prep = TextPrep(emoji_names=True)
-    texts = ["plain_words :) <3 1 # *", "café déjà vu", "keycap 1\ufe0f\u20e3 here", "a 🔪 b", "🏳️‍🌈"]
+    texts = [
+        "plain_words :) <3 1 # *",
+        "café déjà vu",
+        "keycap 1\ufe0f\u20e3 here",
+        "a 🔪 b",
+        "🏳️‍🌈",
+    ]
     for text in texts:
         slow = emoji.demojize(text, delimiters=(" ", " ")).replace("_", " ")
         assert prep(text) == " ".join(slow.split())
