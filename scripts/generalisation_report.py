@@ -277,7 +277,8 @@ def section_loso(results: dict) -> list[str]:
         "A teacher fine-tuned on every source but one (`scripts/leave_one_out.sh`: the teacher stage "
         f"only, {budget}, for time; its threshold tuned on the other sources' validation split), "
         "scored on the left-out source's test split beside the hate_speech18-only model. Neither "
-        "has seen that source.",
+        "has seen that source. These teachers were trained with the training templates of the "
+        "first general model (before the additions described under *Training templates*).",
         "",
         *table(
             [

@@ -260,3 +260,57 @@ def test_two_process_accelerate_run(tiny_bert_dir, data_config, tmp_path):
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert (out / "metrics.json").is_file() and (out / "model.safetensors").is_file()
     assert len(_log(out)) == 1  # only the main process writes the log
+
+
+def _odd_student(teacher_dir, data_config, out, **extra):
+    config = TrainConfig(
+        method="odd",
+        teacher=str(teacher_dir),
+        out=out,
+        epochs=1,
+        batch_size=16,
+        max_train_samples=32,
+        progress=False,
+        **extra,
+    )
+    return AutoModelForSequenceClassification.from_pretrained(train(config, data_config))
+
+
+def test_an_ensemble_of_one_teacher_twice_teaches_what_the_teacher_alone_does(
+    teacher_dir, data_config, tiny_bert_dir, tmp_path
+):
+    """The student learns from the mean of the teachers' logits: the same teacher twice changes
+    nothing; a second, different teacher changes what the student learns."""
+    alone = _odd_student(teacher_dir, data_config, tmp_path / "alone")
+    twice = _odd_student(teacher_dir, data_config, tmp_path / "twice", ensemble=[str(teacher_dir)])
+    for name, tensor in alone.state_dict().items():
+        assert torch.equal(tensor, twice.state_dict()[name]), name
+    assert twice.config.modeldistill["ensemble"] == [str(teacher_dir)]
+
+    other = train(
+        TrainConfig(
+            method="teacher",
+            base_model=str(tiny_bert_dir),
+            out=tmp_path / "other-teacher",
+            epochs=1,
+            batch_size=16,
+            seed=7,
+            progress=False,
+        ),
+        data_config,
+    )
+    mixed = _odd_student(teacher_dir, data_config, tmp_path / "mixed", ensemble=[str(other)])
+    assert not torch.equal(
+        alone.state_dict()["classifier.weight"], mixed.state_dict()["classifier.weight"]
+    )
+
+
+def test_ensemble_is_refused_where_it_means_nothing(capsys, data_config, teacher_dir, tmp_path):
+    argv = ["train", "--data", data_config.data[0], "--stratify", "--out", str(tmp_path / "x")]
+    assert main([*argv, "--method", "teacher", "--ensemble", str(teacher_dir)]) == 2
+    assert "--ensemble is for students" in capsys.readouterr().err
+    student = ["--method", "odd", "--teacher", str(teacher_dir), "--ensemble", str(teacher_dir)]
+    assert main([*argv, *student, "--weight-hidden", "1"]) == 2
+    assert "--weight-hidden" in capsys.readouterr().err
+    assert main([*argv, *student[:-1], str(tmp_path / "nowhere")]) == 2
+    assert "has no config.json" in capsys.readouterr().err

@@ -60,7 +60,13 @@ def _finished(folder: Path) -> bool:
     return (folder / METRICS_FILE).is_file() and (folder / "model.safetensors").is_file()
 
 
-def run_experiment(experiment: ExperimentConfig, base: TrainConfig, data: DataConfig) -> dict:
+def run_experiment(
+    experiment: ExperimentConfig,
+    base: TrainConfig,
+    data: DataConfig,
+    ensemble: list[str] | None = None,
+) -> dict:
+    """Train every method of `experiment`; `ensemble` (more teacher folders) goes to the students."""
     teacher_dir = Path(experiment.teacher or experiment.out / "teacher")
     if experiment.teacher and not _finished(teacher_dir):
         raise UserError(
@@ -90,6 +96,7 @@ def run_experiment(experiment: ExperimentConfig, base: TrainConfig, data: DataCo
             base_model=experiment.base_model,
             teacher=str(teacher_dir),
             layers=experiment.layers,
+            ensemble=list(ensemble or []) if method in STUDENT_METHODS else [],
         )
         started = time.perf_counter()
         train(config, data, splits)
@@ -284,8 +291,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     experiment = from_args(ExperimentConfig, args)
-    base = from_args(TrainConfig, args, method="teacher", out=experiment.out / "teacher")
-    results = run_experiment(experiment, base, from_args(DataConfig, args))
+    # the teacher is trained too, and --ensemble is a students' flag: it is handed on to them
+    base = from_args(
+        TrainConfig, args, method="teacher", out=experiment.out / "teacher", ensemble=[]
+    )
+    results = run_experiment(experiment, base, from_args(DataConfig, args), args.ensemble)
     for method, metrics in results["methods"].items():
         print(
             f"{method:>8}: accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "

@@ -143,6 +143,30 @@ def _build(config: TrainConfig, splits: Splits):
     return student, tokenizer, teacher, {"method": config.method, "teacher": str(config.teacher)}
 
 
+def _load_ensemble(config: TrainConfig, splits: Splits, tokenizer) -> list:
+    """The --ensemble teachers, checked before any work: same labels, same vocabulary."""
+    members = []
+    for folder in config.ensemble:
+        member, member_tokenizer = _load_teacher(folder, splits)
+        if member_tokenizer.get_vocab() != tokenizer.get_vocab():
+            raise UserError(
+                f"--ensemble {folder} tokenises differently from --teacher {config.teacher}: "
+                "every teacher must share one vocabulary"
+            )
+        members.append(member)
+    return members
+
+
+def _mean_logits(teachers: list, dataset, collator, batch_size: int) -> np.ndarray:
+    """The mean of the teachers' logits: a geometric mean of their probabilities, so the KL and
+    cosine terms stay as they are for one teacher."""
+    total = sum(
+        predict_logits(teacher, dataset, collator, batch_size).astype(np.float64)
+        for teacher in teachers
+    )
+    return (total / len(teachers)).astype(np.float32)
+
+
 def _class_weights(splits: Splits) -> torch.Tensor:
     counts = np.bincount(np.asarray(splits.train["label"]), minlength=len(splits.labels)).astype(
         np.float64
@@ -155,6 +179,9 @@ def train(config: TrainConfig, data: DataConfig, splits: Splits | None = None) -
     splits = splits or load_splits(data)
     torch.manual_seed(config.seed)
     model, tokenizer, teacher, description = _build(config, splits)
+    ensemble = _load_ensemble(config, splits, tokenizer)
+    if ensemble:
+        description["ensemble"] = [str(folder) for folder in config.ensemble]
     train_rows = splits.train
     if config.max_train_samples and config.max_train_samples < len(train_rows):
         train_rows = train_rows.shuffle(seed=config.seed).select(range(config.max_train_samples))
@@ -163,7 +190,9 @@ def train(config: TrainConfig, data: DataConfig, splits: Splits | None = None) -
     collator = DistillationCollator(tokenizer)
     if teacher is not None and config.weight_hidden == 0:
         started = time.perf_counter()
-        teacher_logits = predict_logits(teacher, train_set, collator, config.eval_batch_size)
+        teacher_logits = _mean_logits(
+            [teacher, *ensemble], train_set, collator, config.eval_batch_size
+        )
         train_set = train_set.add_column("teacher_logits", teacher_logits.tolist())
         log.info(
             "teacher logits for %d rows in %.1fs", len(train_set), time.perf_counter() - started

@@ -26,6 +26,12 @@ class TrainConfig:
     teacher: str = option(
         "", "fine-tuned teacher folder that a student learns from (odd/even/layers)"
     )
+    ensemble: list[str] = option(
+        [],
+        "another fine-tuned teacher folder (repeat the flag): the student learns from the mean "
+        "of their logits and --teacher's; its layers still come from --teacher",
+        repeat=True,
+    )
     layers: list[int] = option([], "0-based teacher layers kept by --method layers")
     epochs: int = option(5, "passes over the training split")
     learning_rate: float = option(5e-5, "peak learning rate of AdamW (linear decay, no warm-up)")
@@ -72,6 +78,15 @@ class TrainConfig:
             require(
                 bool(self.teacher),
                 f"--method {self.method} needs --teacher: a fine-tuned teacher folder",
+            )
+        if self.ensemble:
+            require(
+                self.method in STUDENT_METHODS,
+                f"--ensemble is for students (odd/even/layers), not --method {self.method}",
+            )
+            require(
+                self.weight_hidden == 0,
+                "--ensemble averages logits; --weight-hidden needs the one teacher's hidden states",
             )
         if self.method == "layers":
             require(bool(self.layers), "--method layers needs --layers, e.g. --layers 0,2,4")

@@ -1,0 +1,31 @@
+"""The generated report is what its committed figures render to: nobody edited a number by hand,
+and a change to the renderer shows up as a diff of docs/generalisation.md."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+
+from modeldistill.paths import REPO_ROOT
+
+DOCS = REPO_ROOT / "docs"
+
+
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generalisation_report_renders_from_its_committed_figures(tmp_path, monkeypatch):
+    report = _load_script("generalisation_report")
+    (tmp_path / "generalisation").mkdir()
+    shutil.copy(DOCS / "generalisation" / "results.json", tmp_path / "generalisation")
+    out = tmp_path / "generalisation.md"
+    monkeypatch.setattr(sys, "argv", ["generalisation_report.py", "--from-json", "--out", str(out)])
+    assert report.main() == 0
+    assert out.read_text(encoding="utf-8") == (DOCS / "generalisation.md").read_text(
+        encoding="utf-8"
+    )
