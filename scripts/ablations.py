@@ -41,7 +41,7 @@ class Variant:
 
 
 VARIANTS = [
-    Variant("base", "the general recipe as shipped (seed 1234)"),
+    Variant("base", "the general recipe (seed 1234)"),
     Variant("base-seed42", "the general recipe, seed 42", seed=42),
     Variant("base-seed7", "the general recipe, seed 7", seed=7),
     Variant(
@@ -78,6 +78,14 @@ def _recipe(variant: Variant) -> dict:
     if unknown:
         raise SystemExit(f"{variant.name}: no source {sorted(unknown)} in {BASE_RECIPE}")
     return {"sources": edited}
+
+
+def _commit() -> str:
+    """The code a variant ran with: its training templates are part of the recipe."""
+    result = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    return result.stdout.strip() or "unknown"
 
 
 def _md(*args: str) -> None:
@@ -127,6 +135,7 @@ def run_variant(variant: Variant, out: Path, rows: int, epochs: int) -> None:
                     if "--epochs" in variant.flags
                     else epochs,
                     "seconds": round(time.time() - started, 1),
+                    "commit": _commit(),
                 },
                 indent=2,
             )

@@ -103,13 +103,16 @@ def _f(value, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def _mean_std(values: list[float]) -> str:
+def _mean_std(values: list[float], unit: str = "") -> str:
     values = [v for v in values if v is not None]
+    digits = 1 if unit else 3
     if not values:
         return "–"
     if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+        return f"{values[0]:.{digits}f}{unit}"
+    return (
+        f"{statistics.mean(values):.{digits}f}{unit} ± {statistics.stdev(values):.{digits}f}{unit}"
+    )
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -323,7 +326,7 @@ def section_seeds(results: dict) -> list[str]:
             _mean_std(values("macro_f1")),
             _mean_std(values("roc_auc")),
             _mean_std([r["eval_hs18"]["hate"]["f1"] for r in seeds.values() if r["eval_hs18"]]),
-            _mean_std([r["check"]["accuracy"] for r in seeds.values() if r["check"]]),
+            _mean_std([100 * r["check"]["accuracy"] for r in seeds.values() if r["check"]], "%"),
             "",
         ]
     )
@@ -413,6 +416,14 @@ def section_ablations(results: dict) -> list[str]:
             ]
         )
     first = next(iter(ablations.values()))["summary"]
+    better = [row[0] for row in rows if row[3] == "better"]
+    adoption = (
+        f" Better by that rule: {'; '.join(better)}. A change enters recipes/general.yaml only "
+        "after a full recipe at three seeds confirms it on validation; this one has not been run "
+        "that way yet."
+        if better
+        else ""
+    )
     return [
         "## One change at a time",
         "",
@@ -424,7 +435,8 @@ def section_ablations(results: dict) -> list[str]:
         "sources (pooled figures would reward the repository's own template rows). The base recipe "
         f"was run at {len(base_scores)} seeds: mean {base_mean:.3f}, std {spread:.3f}; a change "
         "counts as better or worse only beyond twice that std. The behavioural check is shown, "
-        "not used to choose.",
+        "not used to choose. These runs used the training templates of the first general model "
+        f"(commit {first.get('commit', 'unknown')}), before the additions below." + adoption,
         "",
         *table(
             [
