@@ -70,6 +70,9 @@ def gather(runs: Path) -> dict:
             for path in sorted(general.glob("seed*"))
             if (path / "eval-general.json").is_file()
         },
+        "ensemble": _model_runs(general / "ensemble")
+        if (general / "ensemble" / "eval-validation.json").is_file()
+        else None,
         "previous": {
             path.name: _model_runs(path)
             for path in sorted((general / "previous").glob("seed*"))
@@ -304,6 +307,7 @@ def section_seeds(results: dict) -> list[str]:
         rows.append(
             [
                 name,
+                _f(_public_mean_f1(run.get("eval_validation"))),
                 _f(run["eval_general"]["hate"]["f1"]),
                 _f(run["eval_general"]["macro_f1"]),
                 _f(run["eval_general"]["roc_auc"]),
@@ -322,6 +326,7 @@ def section_seeds(results: dict) -> list[str]:
     rows.append(
         [
             "**mean ± std**",
+            _mean_std([_public_mean_f1(r.get("eval_validation")) for r in seeds.values()]),
             _mean_std(values("hate")),
             _mean_std(values("macro_f1")),
             _mean_std(values("roc_auc")),
@@ -338,6 +343,7 @@ def section_seeds(results: dict) -> list[str]:
         *table(
             [
                 "seed",
+                "validation: mean public hate F1",
                 "pooled hate F1",
                 "pooled macro-F1",
                 "pooled ROC-AUC",
@@ -455,6 +461,55 @@ def section_ablations(results: dict) -> list[str]:
     ]
 
 
+def section_ensemble(results: dict, seed: dict) -> list[str]:
+    ensemble = results.get("ensemble")
+    if not ensemble:
+        return ["## An ensemble of teachers", "", "Not run."]
+    seed_scores = [
+        _public_mean_f1(run["eval_validation"])
+        for run in results["seeds"].values()
+        if run.get("eval_validation")
+    ]
+    spread = statistics.stdev(seed_scores) if len(seed_scores) > 1 else 0.0
+    delta = _public_mean_f1(ensemble["eval_validation"]) - _public_mean_f1(seed["eval_validation"])
+    verdict = "better" if delta > 2 * spread else "worse" if delta < -2 * spread else "no better"
+    rows = []
+    runs = {"seed 1234's teacher alone": seed, "mean logits of the seeds' teachers": ensemble}
+    for name, run in runs.items():
+        rows.append(
+            [
+                name,
+                _f(_public_mean_f1(run["eval_validation"])),
+                *_per_source_f1(run["eval_validation"]),
+                _f(run["eval_general"]["hate"]["f1"]),
+                _f(run["eval_hs18"]["hate"]["f1"] if run["eval_hs18"] else None),
+                f"{run['check']['accuracy']:.1%}" if run["check"] else "–",
+                _f((run.get("student") or {}).get("train_seconds"), 0),
+            ]
+        )
+    return [
+        "## An ensemble of teachers",
+        "",
+        "`bash scripts/ensemble_student.sh`: the odd student distilled, with seed 1234's settings, "
+        f"from the mean logits of the {len(seed_scores)} seeds' teachers (`train --ensemble`) "
+        f"instead of seed 1234's teacher alone. On validation it is {delta:+.3f} in mean public "
+        f"hate F1 against a seed-to-seed std of {spread:.3f}: {verdict}.",
+        "",
+        *table(
+            [
+                "student learns from",
+                "validation: mean public hate F1",
+                *(f"val {SHORT[s]}" for s in SOURCES),
+                "test: pooled hate F1",
+                "hate_speech18 hate F1",
+                "check",
+                "student s",
+            ],
+            rows,
+        ),
+    ]
+
+
 def section_templates(results: dict, seed: dict) -> list[str]:
     previous = results.get("previous", {}).get("seed1234")
     if not previous:
@@ -555,6 +610,7 @@ def render(results: dict) -> str:
         section_loso(results),
         section_ablations(results),
         section_templates(results, reference),
+        section_ensemble(results, reference),
         section_seeds(results),
         section_speed(results, reference),
     ):
