@@ -464,7 +464,13 @@ def section_ablations(results: dict) -> list[str]:
 def section_ensemble(results: dict, seed: dict) -> list[str]:
     ensemble = results.get("ensemble")
     if not ensemble:
-        return ["## An ensemble of teachers", "", "Not run."]
+        return [
+            "## An ensemble of teachers",
+            "",
+            "Not run on real data yet: `train --ensemble` (a student learning from the mean logits "
+            "of several teachers) is built and tested on tiny models; `bash "
+            "scripts/ensemble_student.sh` runs it on the seeds' teachers.",
+        ]
     seed_scores = [
         _public_mean_f1(run["eval_validation"])
         for run in results["seeds"].values()
