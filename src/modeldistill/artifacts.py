@@ -180,7 +180,11 @@ class RunConfig:
         return source if isinstance(source, str) and source else None
 
     def to_dict(self) -> dict[str, Any]:
-        payload = {"train": to_jsonable(self.train), "data": self.data}
+        train = to_jsonable(self.train)
+        if not train.get("ensemble"):
+            # added after format 1: left out when unused, so files written before it read as written
+            train.pop("ensemble", None)
+        payload = {"train": train, "data": self.data}
         if self.train_seconds is not None:
             payload["train_seconds"] = self.train_seconds
         return payload
