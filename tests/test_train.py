@@ -37,20 +37,22 @@ def data_config(tmp_path_factory):
     return DataConfig(data=str(path), stratify=True)
 
 
+def _tiny_teacher(tiny_bert_dir, data_config, out, **extra):
+    config = TrainConfig(
+        method="teacher",
+        base_model=str(tiny_bert_dir),
+        out=out,
+        epochs=1,
+        batch_size=16,
+        progress=False,
+        **extra,
+    )
+    return train(config, data_config)
+
+
 @pytest.fixture(scope="module")
 def teacher_dir(tiny_bert_dir, data_config, tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "teacher"
-    return train(
-        TrainConfig(
-            method="teacher",
-            base_model=str(tiny_bert_dir),
-            out=out,
-            epochs=1,
-            batch_size=16,
-            progress=False,
-        ),
-        data_config,
-    )
+    return _tiny_teacher(tiny_bert_dir, data_config, tmp_path_factory.mktemp("runs") / "teacher")
 
 
 def _log(folder):
@@ -287,18 +289,7 @@ def test_an_ensemble_of_one_teacher_twice_teaches_what_the_teacher_alone_does(
         assert torch.equal(tensor, twice.state_dict()[name]), name
     assert twice.config.modeldistill["ensemble"] == [str(teacher_dir)]
 
-    other = train(
-        TrainConfig(
-            method="teacher",
-            base_model=str(tiny_bert_dir),
-            out=tmp_path / "other-teacher",
-            epochs=1,
-            batch_size=16,
-            seed=7,
-            progress=False,
-        ),
-        data_config,
-    )
+    other = _tiny_teacher(tiny_bert_dir, data_config, tmp_path / "other-teacher", seed=7)
     mixed = _odd_student(teacher_dir, data_config, tmp_path / "mixed", ensemble=[str(other)])
     assert not torch.equal(
         alone.state_dict()["classifier.weight"], mixed.state_dict()["classifier.weight"]
