@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("raw", "predict", "ray1", "ray2")
 FOOTPRINT = """
 import sys
-from modeldistill.inference import Classifier
+from modeldistill.inference.classifier import Classifier
 texts = open(sys.argv[2], encoding="utf-8").read().splitlines()[:32]
 Classifier.load(sys.argv[1], threads=1).predict(texts)
 """

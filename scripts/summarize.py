@@ -25,8 +25,9 @@ from modeldistill.artifacts import (
     read_inference,
     read_metrics,
 )
-from modeldistill.data import DataConfig, load_splits
-from modeldistill.evaluate import compute_metrics
+from modeldistill.data.config import DataConfig
+from modeldistill.data.splits import load_splits
+from modeldistill.evaluate.metrics import compute_metrics
 
 # The original project's reported accuracies, on its validation split.
 ORIGINAL_VALIDATION_ACCURACY = {"odd": 0.9059, "even": 0.8949, "lora": 0.8702}

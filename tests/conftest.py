@@ -36,10 +36,26 @@ def tiny_bert_dir(tmp_path_factory) -> Path:
 def int8_export(tiny_bert_dir, tmp_path_factory) -> Path:
     """The tiny model exported with model.safetensors, model.onnx and model.int8.onnx (no
     tuning data, so threshold 0.5). Shared by every test: copy it before changing it."""
-    from modeldistill.export import ExportConfig, export_model
+    from modeldistill.export.export import ExportConfig, export_model
 
     out = tmp_path_factory.mktemp("int8-export") / "tiny"
     return export_model(tiny_bert_dir, ExportConfig(out=out, int8=True))
+
+
+@pytest.fixture(scope="session")
+def classifier(tiny_bert_dir):
+    """The tiny model on the PyTorch backend, shared by the tests that serve it."""
+    from modeldistill.inference import Classifier
+
+    return Classifier.load(tiny_bert_dir, backend="torch")
+
+
+@pytest.fixture(scope="session")
+def int8_classifier(int8_export):
+    """The tiny model's int8 ONNX export, loaded once."""
+    from modeldistill.inference import Classifier
+
+    return Classifier.load(int8_export, backend="onnx-int8")
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from modeldistill.export import export_model
+from modeldistill.export.export import ExportConfig, export_model
 
 WORDS = [
     "the",
@@ -29,7 +29,7 @@ WORDS = [
 
 def fp32_model(tiny_bert_dir: Path, folder: Path) -> str:
     # fp32 ONNX only: its scores do not depend on batch companions, so runs compare exactly.
-    return str(export_model(tiny_bert_dir, folder / "m", int8=False))
+    return str(export_model(tiny_bert_dir, ExportConfig(out=folder / "m", onnx=True)))
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -48,7 +48,7 @@ class LiveServer:
 def live_server(model_dir: Path, classifier=None, **settings):
     """(host, port) of a LiveServer for the model in `model_dir` (`settings`: ServeConfig
     fields)."""
-    from modeldistill.inference import Classifier
+    from modeldistill.inference.classifier import Classifier
     from modeldistill.serve import ServeConfig, create_app
 
     classifier = classifier or Classifier.load(model_dir, backend="torch")

@@ -8,14 +8,15 @@ from collections import Counter
 
 import pytest
 
-from modeldistill.check import CheckConfig, run_check
-from modeldistill.check.cases import check_sentences
-from modeldistill.check.generate import VARIANT_NAMES, needs_group
-from modeldistill.check.lexicon import GROUPS, NO_GROUP
-from modeldistill.check.templates import CASES, SPELLING_CASE, VARIANT_SOURCES
-from modeldistill.check.training import TRAINING_CASES, generate_training_rows
+from modeldistill.check.run import CheckConfig, run_check
 from modeldistill.cli import main
 from modeldistill.errors import UserError
+from modeldistill.synthetic import training_frames as training
+from modeldistill.synthetic.cases import check_sentences
+from modeldistill.synthetic.check_frames import CASES, SPELLING_CASE, VARIANT_SOURCES
+from modeldistill.synthetic.generate import VARIANT_NAMES, needs_group
+from modeldistill.synthetic.lexicon import GROUPS, NO_GROUP
+from modeldistill.synthetic.training_frames import TRAINING_CASES, generate_training_rows
 
 _MARK = re.compile(r"\[([^\]]+)\]")
 
@@ -73,14 +74,10 @@ def test_training_templates_are_disjoint_from_the_check():
     training_frames = {frame.lower() for _, frames in TRAINING_CASES.values() for frame in frames}
     assert not check_frames & training_frames
     training_words = set()
-    from modeldistill.check import training
-
     for name in ("ADJECTIVES", "NOUNS", "THREATS"):
         training_words |= set(getattr(training, name))
     assert not _hateful_words(CASES) & training_words
     check_texts = {sentence.text.lower() for sentence in check_sentences()}
-    assert not check_texts & {row.text.lower() for row in generate_training_rows()}
-    check_texts = {s.text.lower() for s in check_sentences()}
     assert not check_texts & {row.text.lower() for row in generate_training_rows()}
 
 
@@ -93,7 +90,7 @@ def test_training_rows_are_seeded_and_labelled():
 
 
 def test_check_scores_a_model_and_reports_every_case_and_group(tiny_bert_dir):
-    from modeldistill.inference import Classifier
+    from modeldistill.inference.classifier import Classifier
 
     classifier = Classifier.load(tiny_bert_dir, backend="torch")
     result = run_check(

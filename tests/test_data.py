@@ -7,7 +7,8 @@ import json
 import pytest
 
 from modeldistill.cli import main
-from modeldistill.data import DataConfig, load_splits
+from modeldistill.data.config import DataConfig
+from modeldistill.data.splits import load_splits
 from modeldistill.errors import UserError
 
 

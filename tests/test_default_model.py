@@ -10,9 +10,9 @@ import json
 import pytest
 
 from modeldistill.artifacts import read_check
-from modeldistill.check import run_check
+from modeldistill.check.run import run_check
 from modeldistill.cli import main
-from modeldistill.inference import Classifier
+from modeldistill.inference.classifier import Classifier
 from modeldistill.paths import REPO_ROOT
 
 MODELS = REPO_ROOT / "models"

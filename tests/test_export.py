@@ -21,12 +21,12 @@ from modeldistill.artifacts import (
     write_run_config,
 )
 from modeldistill.cli import main
-from modeldistill.config import to_jsonable
-from modeldistill.data import DataConfig
+from modeldistill.data.config import DataConfig
 from modeldistill.errors import UserError
-from modeldistill.export import ExportConfig
-from modeldistill.inference import Classifier
-from modeldistill.train import TrainConfig
+from modeldistill.export.export import ExportConfig
+from modeldistill.inference.classifier import Classifier
+from modeldistill.settings import to_jsonable
+from modeldistill.train.run import TrainConfig
 
 SCORES = {"precision": 0.5, "recall": 0.4, "f1": 0.444}
 METRICS = Metrics(
@@ -132,7 +132,8 @@ def test_export_without_onnx_removes_stale_onnx(trained, tmp_path):
 
 
 def test_threshold_maximises_validation_hate_f1(trained, tmp_path, small_csv):
-    from modeldistill.data import DataConfig, load_splits
+    from modeldistill.data.config import DataConfig
+    from modeldistill.data.splits import load_splits
 
     out = tmp_path / "deploy"
     argv = ["export", str(trained), "--out", str(out), "--data", str(small_csv), "--stratify"]

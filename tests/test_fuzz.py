@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from modeldistill import cli
 from modeldistill.serve import ServeConfig, create_app
-from modeldistill.texts import is_blank
+from modeldistill.text import is_blank
 
 MAX_TEXTS, MAX_CHARS = 8, 300  # small limits so both sides of each are reached often
 FUZZ = settings(
@@ -50,10 +50,8 @@ JSON_VALUES = st.recursive(
 
 
 @pytest.fixture(scope="module")
-def int8_dir(tiny_bert_dir, tmp_path_factory) -> Path:
-    from modeldistill.export import export_model
-
-    return export_model(tiny_bert_dir, tmp_path_factory.mktemp("int8"), onnx=True, int8=True)
+def int8_dir(int8_export) -> Path:
+    return int8_export
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +232,7 @@ def test_cli_csv_writes_one_row_per_record(int8_dir, tmp_path_factory, records, 
 def test_lone_surrogates_are_refused_by_name_not_by_the_tokenizer(int8_dir, tmp_path):
     # Found by the jsonl property above: `{"text": "\ud800"}` crashed the CLI inside tokenizers.
     from modeldistill.errors import UserError
-    from modeldistill.inference import Classifier
+    from modeldistill.inference.classifier import Classifier
 
     with pytest.raises(UserError, match="text 1 holds a lone surrogate"):
         Classifier.load(int8_dir).predict(["fine", "bad \ud800 text"])

@@ -14,10 +14,10 @@ import pytest
 
 from helpers import build_tiny_bert
 from modeldistill.artifacts import read_inference, write_inference
-from modeldistill.constants import CHECK_TEXTS
 from modeldistill.errors import UserError
-from modeldistill.export import ExportConfig, export_model
-from modeldistill.inference import Classifier, Prediction
+from modeldistill.export.export import ExportConfig, export_model
+from modeldistill.inference.classifier import Classifier, Prediction
+from modeldistill.inference.samples import CHECK_TEXTS
 from modeldistill.paths import REPO_ROOT
 
 # Fixed texts of many lengths, so batches hold padding and length sorting reorders them.

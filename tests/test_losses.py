@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from modeldistill import losses
+from modeldistill.train import losses
 
 
 def test_classification_loss_is_log_k_for_uniform_logits():

@@ -188,7 +188,7 @@ def test_several_workers_keep_order_and_scores(model, tmp_path):
 
 
 def test_parquet_output_resumes_from_closed_parts(model, tmp_path, monkeypatch, capsys):
-    from modeldistill import scoring
+    from modeldistill.predict import writers
 
     source = tmp_path / "in.txt"
     source.write_text("".join(f"post number {n}\n" for n in range(1, 101)), encoding="utf-8")
@@ -199,20 +199,20 @@ def test_parquet_output_resumes_from_closed_parts(model, tmp_path, monkeypatch, 
 
     # A run interrupted after 50 rows (parts of 20) closes what it wrote; a killed one would
     # also leave a half-written part behind.
-    monkeypatch.setattr(scoring._ParquetWriter, "PART_ROWS", 20)
-    real_write = scoring._ParquetWriter.write
+    monkeypatch.setattr(writers.ParquetWriter, "PART_ROWS", 20)
+    real_write = writers.ParquetWriter.write
 
     def write_then_stop(self, columns):
         real_write(self, columns)
         if 20 * self.next_part + self.rows_in_part >= 50:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(scoring._ParquetWriter, "write", write_then_stop)
+    monkeypatch.setattr(writers.ParquetWriter, "write", write_then_stop)
     assert _predict(model, source, out, "--no-resume", *argv) == 130
     parts = tmp_path / "out.parquet.parts"
     assert not out.exists() and len(list(parts.glob("part-*.parquet"))) == 3
     (parts / "part-000003.parquet.tmp").write_bytes(b"PAR1 half a file")
-    monkeypatch.setattr(scoring._ParquetWriter, "write", real_write)
+    monkeypatch.setattr(writers.ParquetWriter, "write", real_write)
     capsys.readouterr()
     assert _predict(model, source, out, *argv) == 0
     assert "resuming: 50 rows already" in capsys.readouterr().err

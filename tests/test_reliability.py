@@ -27,7 +27,7 @@ import httpx
 import numpy as np
 import pytest
 
-from modeldistill.inference import Classifier
+from modeldistill.inference.classifier import Classifier
 from modeldistill.serve import ServeConfig, create_app
 from serve_helpers import LiveServer
 
@@ -35,15 +35,13 @@ START_TIMEOUT_S = 180  # a hang guard for very busy machines, not a speed target
 
 
 @pytest.fixture(scope="module")
-def int8_dir(tiny_bert_dir, tmp_path_factory) -> Path:
-    from modeldistill.export import export_model
-
-    return export_model(tiny_bert_dir, tmp_path_factory.mktemp("int8"), onnx=True, int8=True)
+def int8_dir(int8_export) -> Path:
+    return int8_export
 
 
 @pytest.fixture(scope="module")
-def classifier(int8_dir) -> Classifier:
-    return Classifier.load(int8_dir)
+def classifier(int8_classifier) -> Classifier:
+    return int8_classifier
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ schemathesis = pytest.importorskip("schemathesis", reason="pip install schemathe
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from schemathesis.generation.modes import GenerationMode  # noqa: E402
 
-from modeldistill.inference import Classifier  # noqa: E402
+from modeldistill.inference.classifier import Classifier  # noqa: E402
 from modeldistill.serve import ServeConfig, create_app  # noqa: E402
 
 OPERATIONS = [

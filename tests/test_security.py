@@ -17,17 +17,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from modeldistill.inference import Classifier
+from modeldistill.inference.classifier import Classifier
 from modeldistill.serve import STATIC_DIR, ServeConfig, create_app
 from serve_helpers import live_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = STATIC_DIR.parent
-
-
-@pytest.fixture(scope="module")
-def classifier(tiny_bert_dir) -> Classifier:
-    return Classifier.load(tiny_bert_dir, backend="torch")
 
 
 @pytest.fixture(scope="module")
@@ -56,35 +51,35 @@ def raw_get(address, target: str) -> tuple[int, bytes]:
 
 # Files outside the static folder, and a line of each that must never come back.
 SECRETS = {
-    "predict.py": (PACKAGE_DIR / "predict.py").read_text().splitlines()[0].encode(),
+    "cli.py": (PACKAGE_DIR / "cli.py").read_text().splitlines()[0].encode(),
     "pyproject.toml": b"[project]",
     "/etc/passwd": b"root:",
 }
 TRAVERSALS = [
-    "/static/../predict.py",
+    "/static/../cli.py",
     "/static/../../../pyproject.toml",
     "/static/../../../../../../../etc/passwd",
-    "/static/app.js/../../predict.py",
-    "/static/%2e%2e/predict.py",  # encoded
+    "/static/app.js/../../cli.py",
+    "/static/%2e%2e/cli.py",  # encoded
     "/static/%2E%2E/%2E%2E/%2E%2E/pyproject.toml",
-    "/static/.%2e/predict.py",
-    "/static/..%2fpredict.py",
+    "/static/.%2e/cli.py",
+    "/static/..%2fcli.py",
     "/static/%2e%2e%2f%2e%2e%2f%2e%2e%2fpyproject.toml",
-    "/static/%252e%252e/predict.py",  # double-encoded
-    "/static/%252e%252e%252fpredict.py",
+    "/static/%252e%252e/cli.py",  # double-encoded
+    "/static/%252e%252e%252fcli.py",
     "/static/..%252f..%252f..%252fpyproject.toml",
-    "/static/%25252e%25252e/predict.py",  # triple-encoded
-    "/static/%c0%ae%c0%ae/predict.py",  # overlong UTF-8 for '.'
-    "/static/..%5cpredict.py",  # backslash
-    "/static/..\\predict.py",
-    "/static/....//predict.py",
-    "/static/..;/predict.py",
-    "/static/%00/../predict.py",
+    "/static/%25252e%25252e/cli.py",  # triple-encoded
+    "/static/%c0%ae%c0%ae/cli.py",  # overlong UTF-8 for '.'
+    "/static/..%5ccli.py",  # backslash
+    "/static/..\\cli.py",
+    "/static/....//cli.py",
+    "/static/..;/cli.py",
+    "/static/%00/../cli.py",
     "/static//etc/passwd",
     "/static/%2fetc%2fpasswd",
     "/static/%2Fetc/passwd",
-    "/docs/swagger-ui.css/../../predict.py",
-    "/docs/..%2f..%2fpredict.py",
+    "/docs/swagger-ui.css/../../cli.py",
+    "/docs/..%2f..%2fcli.py",
     "/../../../etc/passwd",
     "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
     "/..%2f..%2f..%2fetc%2fpasswd",

@@ -12,16 +12,11 @@ from fastapi.testclient import TestClient
 
 from modeldistill import cli
 from modeldistill.errors import UserError
-from modeldistill.inference import Classifier
+from modeldistill.inference.classifier import Classifier
 from modeldistill.serve import Metrics, ServeConfig, Service, bind, create_app
 from serve_helpers import live_server
 
 TEXTS = ["you are all welcome here", "kick them all out", "see you at the meeting tomorrow"]
-
-
-@pytest.fixture(scope="module")
-def classifier(tiny_bert_dir) -> Classifier:
-    return Classifier.load(tiny_bert_dir, backend="torch")
 
 
 def make_client(tiny_bert_dir, classifier, **settings) -> TestClient:
@@ -333,11 +328,8 @@ def test_live_server_answers_predictions(live_server):
     assert status == 200 and b'"confidence"' in body
 
 
-def test_serves_an_int8_onnx_export(tiny_bert_dir, tmp_path_factory):
-    export = pytest.importorskip("modeldistill.export")
-    folder = export.export_model(
-        tiny_bert_dir, tmp_path_factory.mktemp("export"), onnx=True, int8=True
-    )
+def test_serves_an_int8_onnx_export(int8_export):
+    folder = int8_export
     with TestClient(create_app(ServeConfig(model=folder))) as test_client:
         assert test_client.get("/api/v1/model").json()["backend"] == "onnx-int8"
         results = test_client.post("/api/v1/predict", json={"texts": TEXTS}).json()["results"]

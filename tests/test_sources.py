@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from modeldistill.cli import main
-from modeldistill.data import DataConfig, load_splits
+from modeldistill.data.config import DataConfig
+from modeldistill.data.sources.build import build_rows, check_no_leak, duplicate_key
+from modeldistill.data.sources.recipe import SHARED_DATA, SourceSpec, read_recipe, specs_from_values
+from modeldistill.data.splits import load_splits
 from modeldistill.errors import UserError
-from modeldistill.sources.build import build_rows, check_no_leak, duplicate_key
-from modeldistill.sources.recipe import SHARED_DATA, SourceSpec, read_recipe, specs_from_values
-from modeldistill.textprep import TextPrep
+from modeldistill.text import TextPrep
 
 SAMPLE_ROWS = 120
 
@@ -314,8 +315,8 @@ def test_emoji_names_skip_only_texts_that_cannot_hold_an_emoji():
 def test_a_several_source_model_records_and_reapplies_its_text_preparation(tiny_bert_dir, tmp_path):
     """Training writes the preparation into config.json; the Classifier applies it to raw texts,
     so serving sees what training saw."""
-    from modeldistill.inference import Classifier
-    from modeldistill.train import TrainConfig, train
+    from modeldistill.inference.classifier import Classifier
+    from modeldistill.train.run import TrainConfig, train
 
     hateful = [(f"they are vermin 🐀 number {i}", "hate") for i in range(24)]
     calm = [(f"see you at @bob's place {i} &amp; bring 🍕", "not_hate") for i in range(24)]
@@ -344,7 +345,7 @@ def test_a_several_source_model_records_and_reapplies_its_text_preparation(tiny_
     # Its export tunes the threshold on the same sources and writes a card that lists them with
     # their scores and the behavioural check.
     from modeldistill.artifacts import read_check, read_metrics
-    from modeldistill.export import ExportConfig, export_model
+    from modeldistill.export.export import ExportConfig, export_model
 
     exported = export_model(out, ExportConfig(out=tmp_path / "export", data=data.data), data)
     metrics = read_metrics(exported / "metrics.json")

@@ -7,7 +7,7 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from modeldistill.errors import UserError
-from modeldistill.student import copied_from_teacher, layer_map, make_student
+from modeldistill.train.student import copied_from_teacher, layer_map, make_student
 
 
 @pytest.fixture(scope="module")

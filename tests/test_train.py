@@ -15,8 +15,8 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from modeldistill.cli import main
-from modeldistill.data import DataConfig
-from modeldistill.train import TrainConfig, train
+from modeldistill.data.config import DataConfig
+from modeldistill.train.run import TrainConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -189,21 +189,20 @@ def test_experiment_run_writes_results_report_and_plots(
     assert (tmp_path / "exp" / "loss_curves.png").is_file()
 
 
-def _flags(module) -> set[str]:
+def _flags(add_arguments) -> set[str]:
     parser = argparse.ArgumentParser()
-    module.add_arguments(parser)
+    add_arguments(parser)
     return {flag for action in parser._actions for flag in action.option_strings}
 
 
 def test_run_takes_every_train_flag_with_the_same_meaning():
-    from modeldistill import experiment
-    from modeldistill import train as train_stage
+    from modeldistill.train import cli as train_cli
 
     # `run` trains several methods (--methods); every other `train` flag is accepted.
-    assert _flags(train_stage) - _flags(experiment) == {"--method"}
-    for module in (train_stage, experiment):
+    assert _flags(train_cli.add_arguments) - _flags(train_cli.add_run_arguments) == {"--method"}
+    for add_arguments in (train_cli.add_arguments, train_cli.add_run_arguments):
         parser = argparse.ArgumentParser()
-        module.add_arguments(parser)
+        add_arguments(parser)
         help_of = {f: a.help for a in parser._actions for f in a.option_strings}
         assert "pre-trained" in help_of["--base-model"] and "fine-tuned" in help_of["--teacher"]
 

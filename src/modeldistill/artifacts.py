@@ -25,9 +25,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from modeldistill.config import to_jsonable
 from modeldistill.errors import UserError
-from modeldistill.train_config import TrainConfig
+from modeldistill.settings import to_jsonable
+from modeldistill.train.config import TrainConfig
 
 RUN_CONFIG_FILE = "run_config.json"
 INFERENCE_FILE = "inference.json"

@@ -1,8 +1,9 @@
-"""The `modeldistill` command: one subcommand per stage, each in its own module.
+"""The `modeldistill` command: one subcommand per stage, each in its stage's `cli` module.
 
-Only the chosen stage's module is imported, so `modeldistill --help` answers at once and a stage's
-heavy imports (torch, onnxruntime) are paid only by the stage that needs them. A stage module
-provides `add_arguments(parser)` and `main(args) -> int`.
+Only the chosen stage's cli module is imported, so `modeldistill --help` answers at once and a
+stage's heavy imports (torch, onnxruntime) are paid only by the stage that needs them. A cli module
+provides a flags function (`add_arguments(parser)`) and an entry point (`main(args) -> int`); the
+train stage's holds two commands, `train` and `run`.
 """
 
 from __future__ import annotations
@@ -16,31 +17,63 @@ import sys
 from modeldistill import __version__
 from modeldistill.errors import UserError
 
-STAGES: dict[str, tuple[str, str]] = {
+# command -> (module, its flags function, its entry point, summary). Only the chosen command's
+# module is imported, and each imports its heavy libraries after the flags are read.
+STAGES: dict[str, tuple[str, str, str, str]] = {
     "data": (
-        "modeldistill.data",
+        "modeldistill.data.cli",
+        "add_arguments",
+        "main",
         "load a dataset, split it, print split sizes and per-class counts",
     ),
     "train": (
-        "modeldistill.train",
+        "modeldistill.train.cli",
+        "add_arguments",
+        "main",
         "train one model: fine-tune a teacher, distil a student, or LoRA",
     ),
     "evaluate": (
-        "modeldistill.evaluate",
+        "modeldistill.evaluate.cli",
+        "add_arguments",
+        "main",
         "score a model folder on a split: F1s, confusion matrix, size",
     ),
     "run": (
-        "modeldistill.experiment",
+        "modeldistill.train.cli",
+        "add_run_arguments",
+        "run_main",
         "the whole experiment: teacher, odd/even students, LoRA, report",
     ),
     "check": (
-        "modeldistill.check",
+        "modeldistill.check.cli",
+        "add_arguments",
+        "main",
         "behavioural check: hate a moderator must catch, and what must not be flagged",
     ),
-    "export": ("modeldistill.export", "write safetensors, ONNX and int8 ONNX with a model card"),
-    "predict": ("modeldistill.predict", "classify texts from the command line or a file"),
-    "bench": ("modeldistill.bench", "measure latency and throughput per backend and batch size"),
-    "serve": ("modeldistill.serve", "start the web page and JSON API"),
+    "export": (
+        "modeldistill.export.cli",
+        "add_arguments",
+        "main",
+        "write safetensors, ONNX and int8 ONNX with a model card",
+    ),
+    "predict": (
+        "modeldistill.predict.cli",
+        "add_arguments",
+        "main",
+        "classify texts from the command line or a file",
+    ),
+    "bench": (
+        "modeldistill.inference.cli",
+        "add_arguments",
+        "main",
+        "measure latency and throughput per backend and batch size",
+    ),
+    "serve": (
+        "modeldistill.serve.server",
+        "add_arguments",
+        "main",
+        "start the web page and JSON API",
+    ),
 }
 
 
@@ -51,7 +84,7 @@ def _usage() -> str:
         "",
         "commands:",
     ]
-    lines += [f"  {name:<{width}}  {summary}" for name, (_, summary) in STAGES.items()]
+    lines += [f"  {name:<{width}}  {summary}" for name, (*_, summary) in STAGES.items()]
     lines += ["", "Run `modeldistill <command> --help` for a command's options."]
     return "\n".join(lines)
 
@@ -68,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     if command not in STAGES:
         print(f"modeldistill: error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module_name, summary = STAGES[command]
+    module_name, add_arguments, entry_point, summary = STAGES[command]
     # Library chatter (tokenizer fork warnings, hub lookups) would drown the stage's own output.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(
@@ -77,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         module = importlib.import_module(module_name)
         parser = argparse.ArgumentParser(prog=f"modeldistill {command}", description=summary)
-        module.add_arguments(parser)
+        getattr(module, add_arguments)(parser)
         args = parser.parse_args(rest)
-        return int(module.main(args) or 0)
+        return int(getattr(module, entry_point)(args) or 0)
     except UserError as error:
         print(f"modeldistill {command}: error: {error}", file=sys.stderr)
         return 2

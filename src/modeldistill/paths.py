@@ -1,4 +1,4 @@
-"""Where the embedded teacher and the shipped default model live."""
+"""Where things live: the repository, the shared data, the embedded teacher, the default model."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from modeldistill.errors import UserError
 
 # The repository root when installed from a clone (pip install -e .), where models/default ships.
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The data folder laid beside the clone (../shared/data): the five public sources, never copied in.
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 DEFAULT_MODEL_ENV = "MODELDISTILL_MODEL"
 EMBEDDED_TEACHER = "embedded:all-MiniLM-L6-v2"
 

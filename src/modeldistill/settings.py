@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import types
 import typing
 from pathlib import Path
@@ -134,3 +135,12 @@ def require(condition: bool, message: str) -> None:
     """Config validation that reads as a sentence in __post_init__."""
     if not condition:
         raise UserError(message)
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity, which containers and `taskset` narrow),
+    the default thread and worker count of every stage."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1

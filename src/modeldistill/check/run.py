@@ -13,16 +13,13 @@ The command prints accuracy per case type and per group and exits 1 when a targe
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from modeldistill.artifacts import CaseScore, CheckSummary, write_check
-from modeldistill.config import add_arguments as add_config_arguments
-from modeldistill.config import from_args, option, require
+from modeldistill.artifacts import CaseScore, CheckSummary
 from modeldistill.errors import UserError
+from modeldistill.settings import option, require
 
 
 @dataclass
@@ -51,8 +48,8 @@ def _accuracy(items: list[bool]) -> float:
 
 def run_check(classifier, config: CheckConfig | None = None) -> CheckSummary:
     """Score every check sentence; accuracy overall, per case type and per group, and the verdict."""
-    from modeldistill.check.cases import check_sentences
-    from modeldistill.check.lexicon import NO_GROUP
+    from modeldistill.synthetic.cases import check_sentences
+    from modeldistill.synthetic.lexicon import NO_GROUP
 
     config = config or CheckConfig()
     if classifier.toxic_label is None:
@@ -139,25 +136,3 @@ def format_report(result: CheckSummary) -> str:
     lines.append("")
     lines.append("passed" if result.passed else "missed: " + "; ".join(result.failures))
     return "\n".join(lines)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "model", nargs="?", default=None, help="model folder (default: the shipped model)"
-    )
-    add_config_arguments(parser, CheckConfig)
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-
-
-def main(args: argparse.Namespace) -> int:
-    from modeldistill.inference import Classifier
-    from modeldistill.paths import resolve_model_dir
-
-    config = from_args(CheckConfig, args)
-    classifier = Classifier.load(resolve_model_dir(args.model), backend=config.backend)
-    result = run_check(classifier, config)
-    if config.out is not None:
-        write_check(config.out, result)
-    summary = result.model_copy(update={"sentences": None})
-    print(json.dumps(summary.to_dict(), indent=2) if args.json else format_report(result))
-    return 0 if result.passed else 1

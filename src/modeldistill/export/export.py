@@ -15,11 +15,9 @@ graph against PyTorch to 1e-4 on padded batches of varying shape.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import shutil
-import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,11 +27,9 @@ from modeldistill import __version__
 from modeldistill.artifacts import (
     CHECK_FILE,
     METRICS_FILE,
-    BackendCheck,
     InferenceSettings,
     Metrics,
     read_check,
-    read_inference,
     read_json_object,
     read_metrics,
     read_run_config,
@@ -41,28 +37,26 @@ from modeldistill.artifacts import (
     write_inference,
     write_metrics,
 )
-from modeldistill.config import add_arguments as add_config_arguments
-from modeldistill.config import from_args, option, require
-from modeldistill.constants import CHECK_TEXTS
-from modeldistill.data import DataConfig, Splits, load_splits, model_inputs
+from modeldistill.data.config import DataConfig
+from modeldistill.data.splits import load_splits
 from modeldistill.errors import UserError
-from modeldistill.evaluate import TOXIC_LABEL, count_parameters, evaluate_folder
-from modeldistill.inference import (
-    BACKEND_FILES,
-    DEFAULT_MAX_LENGTH,
-    DEFAULT_THRESHOLD,
-    DEFAULT_TOXIC_LABEL,
-    Classifier,
-    labels_from_config,
-    safetensors_head_size,
-)
-from modeldistill.modelcard import render_model_card, write_model_card
+from modeldistill.evaluate.evaluate import evaluate_folder
+from modeldistill.evaluate.metrics import count_parameters
+from modeldistill.evaluate.threshold import tune_threshold
+from modeldistill.export.modelcard import render_model_card, write_model_card
+from modeldistill.export.onnx import export_onnx, quantize_int8
+from modeldistill.export.verify import self_check
+from modeldistill.inference.backends import BACKEND_FILES, safetensors_head_size
+from modeldistill.inference.classifier import Classifier
+from modeldistill.inference.folder import DEFAULT_MAX_LENGTH, DEFAULT_THRESHOLD, labels_from_config
+from modeldistill.labels import DEFAULT_TOXIC_LABEL
+from modeldistill.labels import HATE as TOXIC_LABEL
+from modeldistill.settings import option, require
 
 log = logging.getLogger(__name__)
 
 # Files of a trained folder that travel with the export (the weights are re-saved, not copied).
 CARRIED_FILES = ("metrics.json", "run_config.json", "train_log.jsonl")
-ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 @dataclass
@@ -104,24 +98,12 @@ def export_model(
     model_dir: str | Path,
     config: ExportConfig,
     data: DataConfig | None = None,
-    **legacy: Any,
 ) -> Path:
     """Write the deployable folder (see module docstring) into `config.out` and return it.
 
     `data` gives the split settings of the dataset that tunes the threshold (use the training
     run's, so that validation is the same rows); by default `config.data` with the default split.
     """
-    if not isinstance(config, ExportConfig):
-        # The call before ExportConfig, export_model(model_dir, out, onnx=..., int8=...) with
-        # both on by default, still used by some tests; new code passes an ExportConfig.
-        warnings.warn(
-            "export_model(model_dir, out, **flags) is deprecated: pass an ExportConfig",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        config = ExportConfig(out=Path(config), **{"onnx": True, "int8": True, **legacy})
-        if isinstance(data, (str, Path)):
-            data = DataConfig(data=str(data))
     model_dir, out_dir = Path(model_dir), config.out
     if data is None and config.data:
         data = DataConfig(data=config.data)
@@ -145,9 +127,9 @@ def export_model(
             shutil.copyfile(model_dir / file, out_dir / file)
 
     if config.onnx:
-        _export_onnx(model, out_dir / "model.onnx", config.opset)
+        export_onnx(model, out_dir / "model.onnx", config.opset)
     if config.int8:
-        _quantize(out_dir / "model.onnx", out_dir / "model.int8.onnx")
+        quantize_int8(out_dir / "model.onnx", out_dir / "model.int8.onnx")
 
     info = InferenceSettings(
         threshold=DEFAULT_THRESHOLD,
@@ -165,7 +147,7 @@ def export_model(
     # Written now so that the self-check and the tuning load the folder as users will.
     write_inference(out_dir, info)
 
-    info.checks = _self_check(out_dir, config.onnx, config.int8)
+    info.checks = self_check(out_dir, config.onnx, config.int8)
     # Loaded once: on several sources the build (reading, de-duplication) takes a while.
     splits = load_splits(data) if data is not None else None
     if splits is not None:
@@ -190,7 +172,7 @@ def export_model(
     check = read_check(out_dir / CHECK_FILE)
     if data is not None and config.toxic_label == TOXIC_LABEL:
         # The behavioural check of the folder as shipped, for the card (sentences left out).
-        from modeldistill.check import run_check
+        from modeldistill.check.run import run_check
 
         full = run_check(Classifier.load(out_dir))
         check = full.model_copy(update={"model": info.name, "sentences": None})
@@ -239,115 +221,6 @@ def _load(model_dir: Path):
     return model, tokenizer
 
 
-def _export_onnx(model: Any, path: Path, opset: int) -> None:
-    import inspect
-
-    import torch
-
-    accepted = set(inspect.signature(model.forward).parameters)
-    names = [name for name in ONNX_INPUTS if name in accepted]
-    # A padded example, so the trace keeps the attention-mask path that real batches take.
-    ids = torch.full((2, 8), 1000, dtype=torch.long)
-    mask = torch.ones_like(ids)
-    mask[1, 5:] = 0
-    example = {"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids)}
-    axes = {name: {0: "batch", 1: "sequence"} for name in names} | {"logits": {0: "batch"}}
-    with warnings.catch_warnings(), torch.no_grad():
-        # The tracer warns about Python conditions on shapes that are constant for BERT encoders;
-        # the parity tests are the check that the graph generalises.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            tuple(example[name] for name in names),
-            str(path),
-            input_names=names,
-            output_names=["logits"],
-            dynamic_axes=axes,
-            opset_version=opset,
-            dynamo=False,
-        )
-
-
-def _quantize(source: Path, target: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # Dynamic quantisation: int8 weights, activations quantised per batch, no calibration data.
-    # One scale per output channel instead of per matrix: on the shipped student it raised label
-    # agreement with fp32 from 97.5% to 99.5% of validation texts at the same size and speed.
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
-
-
-def _self_check(out_dir: Path, onnx: bool, int8: bool) -> dict[str, BackendCheck]:
-    """How far each ONNX file is from PyTorch on CHECK_TEXTS (recorded, and logged if large)."""
-    import numpy as np
-
-    if not onnx:
-        return {}
-    reference = Classifier.load(out_dir, backend="torch").predict(CHECK_TEXTS)
-    checks = {}
-    for backend in ("onnx", "onnx-int8") if int8 else ("onnx",):
-        got = Classifier.load(out_dir, backend=backend).predict(CHECK_TEXTS)
-        diff = max(
-            float(np.max(np.abs(np.array(list(a.scores.values())) - list(b.scores.values()))))
-            for a, b in zip(reference, got, strict=True)
-        )
-        agree = sum(a.label == b.label for a, b in zip(reference, got, strict=True))
-        checks[backend] = BackendCheck(
-            max_probability_difference=round(diff, 6),
-            label_agreement=round(agree / len(CHECK_TEXTS), 4),
-            texts=len(CHECK_TEXTS),
-        )
-        if backend == "onnx" and diff > 1e-3:
-            log.warning("model.onnx differs from PyTorch by %.2g in probability", diff)
-    return checks
-
-
-def tune_threshold(
-    model_dir: Path, splits: Splits, name: str, toxic_label: str
-) -> tuple[float, str, dict[str, int | float]]:
-    """The P(toxic_label) threshold with the best toxic-vs-rest F1 on the validation split of
-    `splits` (the data named `name`), where it came from, and the validation counts and scores."""
-    import numpy as np
-    from sklearn.metrics import precision_recall_curve
-
-    classifier = Classifier.load(model_dir)  # the backend that will be deployed: its probabilities
-    validation = splits.validation
-    if len(validation) == 0:
-        raise UserError(f"{name} has an empty validation split; cannot tune the threshold")
-    if toxic_label not in splits.labels:
-        raise UserError(f"{name} has no {toxic_label!r} label (labels: {splits.labels})")
-    truth = np.array(validation["label"]) == splits.labels.index(toxic_label)
-    if not truth.any():
-        raise UserError(f"the validation split of {name} has no {toxic_label!r} rows")
-    texts = model_inputs(validation)
-    scores = np.array([p.scores[toxic_label] for p in classifier.predict(texts)])
-    precision, recall, thresholds = precision_recall_curve(truth, scores)
-    # The curve's last point (recall 0) has no threshold; F1 is 0 where precision+recall is 0.
-    f1 = np.divide(
-        2 * precision * recall,
-        precision + recall,
-        out=np.zeros_like(precision),
-        where=(precision + recall) > 0,
-    )[:-1]
-    best = int(np.argmax(f1))
-    at_default = ((scores >= DEFAULT_THRESHOLD) & truth).sum()
-    default_f1 = 2 * at_default / max(1, (scores >= DEFAULT_THRESHOLD).sum() + truth.sum())
-    source = (
-        f"max {toxic_label}-vs-rest F1 on the validation split of {name} "
-        f"({len(texts)} texts, {classifier.backend} backend)"
-    )
-    validation = {
-        "texts": len(texts),
-        "positives": int(truth.sum()),
-        f"{toxic_label}_f1_at_threshold": round(float(f1[best]), 4),
-        f"{toxic_label}_precision_at_threshold": round(float(precision[best]), 4),
-        f"{toxic_label}_recall_at_threshold": round(float(recall[best]), 4),
-        f"{toxic_label}_f1_at_0.5": round(float(default_f1), 4),
-    }
-    # The threshold unrounded: rounding could move it past a score.
-    return float(thresholds[best]), source, validation
-
-
 def _digest(path: Path) -> str:
     """A short content hash of the weights: the version that the API and logs report."""
     sha = hashlib.sha256()
@@ -355,27 +228,3 @@ def _digest(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             sha.update(block)
     return sha.hexdigest()[:12]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", type=Path, help="trained model folder (teacher, student, LoRA)")
-    add_config_arguments(parser, ExportConfig)
-    # The split flags of `modeldistill data`, so --data gives the validation rows training saw.
-    group = parser.add_argument_group("validation split (with --data)")
-    add_config_arguments(group, DataConfig, skip=("data", "max_length"))
-
-
-def main(args: argparse.Namespace) -> int:
-    config = from_args(ExportConfig, args)
-    data = None if not config.data else from_args(DataConfig, args, data=config.data)
-    out = export_model(args.model, config, data)
-    info = read_inference(out)
-    files = sorted(p.name for p in out.iterdir() if p.is_file())
-    print(f"exported {args.model} -> {out}: {', '.join(files)}")
-    print(f"threshold {info.threshold:.4f} ({info.threshold_source})")
-    for backend, check in (info.checks or {}).items():
-        print(
-            f"{backend}: max |p - p_torch| {check.max_probability_difference:.2g}, "
-            f"label agreement {check.label_agreement:.0%} on {check.texts} texts"
-        )
-    return 0

@@ -15,7 +15,7 @@ from typing import Any
 
 from modeldistill import __version__
 from modeldistill.artifacts import CheckSummary, InferenceSettings, Metrics, RunConfig
-from modeldistill.inference import BACKEND_FILES
+from modeldistill.inference.backends import BACKEND_FILES
 
 TEMPLATES = Path(__file__).parent / "templates"
 # The Hub id of the model `embedded:all-MiniLM-L6-v2` ships offline.
@@ -27,9 +27,9 @@ _BLOCK = re.compile(r"^\[(\w+)\]\n", re.MULTILINE)
 
 def training_sources(run: RunConfig | None) -> list | None:
     """The sources of a several-source run (as its recipe names them today), else None."""
-    from modeldistill.data import DataConfig
+    from modeldistill.data.config import DataConfig
+    from modeldistill.data.sources.recipe import specs_from_values
     from modeldistill.errors import UserError
-    from modeldistill.sources.recipe import specs_from_values
 
     values = run.data.get("data") if run else None
     if not values or isinstance(values, str):
@@ -130,7 +130,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def sources_section(specs: list, metrics: Metrics | None) -> str:
     """Every source with its license, citation and label map, and its test scores."""
-    from modeldistill.sources.loaders import LOADERS
+    from modeldistill.data.sources.loaders import LOADERS
 
     rows = []
     for spec in specs:

@@ -11,9 +11,6 @@ model's own PyTorch fp32 labels on the validation split (or on a fixed list of s
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import platform
 import statistics
 import time
@@ -21,12 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modeldistill.config import add_arguments as add_config_arguments
-from modeldistill.config import from_args, option, require, to_jsonable
-from modeldistill.constants import CHECK_TEXTS
 from modeldistill.errors import UserError
-from modeldistill.inference import BACKEND_FILES, Classifier
-from modeldistill.paths import resolve_model_dir
+from modeldistill.inference.backends import BACKEND_FILES
+from modeldistill.inference.classifier import Classifier
+from modeldistill.inference.samples import CHECK_TEXTS
+from modeldistill.settings import available_cpus, option, require, to_jsonable
 
 
 @dataclass
@@ -52,7 +48,8 @@ class BenchConfig:
 def _texts_and_labels(config: BenchConfig) -> tuple[list[str], list[str] | None]:
     if config.data is None:
         return list(CHECK_TEXTS), None
-    from modeldistill.data import DataConfig, load_splits
+    from modeldistill.data.config import DataConfig
+    from modeldistill.data.splits import load_splits
 
     splits = load_splits(DataConfig(data=config.data))
     part = splits[config.split].select(range(min(config.limit, len(splits[config.split]))))
@@ -159,7 +156,7 @@ def run_bench(models: list[Path], config: BenchConfig) -> dict[str, Any]:
         "models": [str(model) for model in models],
         "agreement_texts": "validation split" if config.data else "bundled sentences",
         "machine": {
-            "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "cpus": available_cpus(),
             "processor": platform.processor() or platform.machine(),
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -167,27 +164,3 @@ def run_bench(models: list[Path], config: BenchConfig) -> dict[str, Any]:
         },
         "results": rows,
     }
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model",
-        action="append",
-        default=None,
-        metavar="DIR",
-        help="exported model folder; repeat to compare models (default: the default model)",
-    )
-    add_config_arguments(parser, BenchConfig)
-
-
-def main(args: argparse.Namespace) -> int:
-    config = from_args(BenchConfig, args)
-    models = [resolve_model_dir(model) for model in (args.model or [None])]
-    report = run_bench(models, config)
-    if not report["results"]:
-        raise UserError("nothing to measure: the folders hold none of the requested backends")
-    print(markdown_table(report["results"]))
-    config.out.parent.mkdir(parents=True, exist_ok=True)
-    config.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {config.out}")
-    return 0

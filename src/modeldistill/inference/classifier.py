@@ -1,6 +1,6 @@
 """Run an exported (or trained) model folder: `Classifier.load(path).predict(texts)`.
 
-    from modeldistill.inference import Classifier
+    from modeldistill.inference.classifier import Classifier
     clf = Classifier.load("models/default")          # int8 ONNX > ONNX > safetensors (PyTorch)
     for p in clf.predict(["you are all welcome here", "kick them all out"]):
         print(p.label, p.score, p.toxic, p.truncated)
@@ -11,11 +11,7 @@ server starts fast and small. Only safetensors and ONNX are ever loaded (never p
 
 from __future__ import annotations
 
-import inspect
 import logging
-import os
-import re
-import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -29,25 +25,23 @@ from modeldistill.artifacts import (
     read_metrics,
 )
 from modeldistill.errors import UserError
-from modeldistill.textprep import TextPrep
+from modeldistill.inference.backends import (
+    BACKEND_FILES,
+    BACKENDS,
+    OnnxRunner,
+    TorchRunner,
+    safetensors_head_size,
+)
+from modeldistill.inference.folder import (
+    DEFAULT_MAX_LENGTH,
+    DEFAULT_THRESHOLD,
+    labels_from_config,
+    load_tokenizer,
+)
+from modeldistill.labels import DEFAULT_TOXIC_LABEL
+from modeldistill.text import TextPrep, has_surrogates
 
 log = logging.getLogger(__name__)
-
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
-# Which file each backend reads; `auto` takes the first that the folder holds.
-BACKEND_FILES = {"onnx-int8": "model.int8.onnx", "onnx": "model.onnx", "torch": "model.safetensors"}
-DEFAULT_THRESHOLD = 0.5
-DEFAULT_TOXIC_LABEL = "hate"
-DEFAULT_MAX_LENGTH = 128
-# Keys under which a sequence classifier's output layer is saved (BERT, RoBERTa, generic `score`).
-HEAD_KEYS = ("classifier.weight", "classifier.out_proj.weight", "score.weight")
-# Lone UTF-16 surrogates fit in a Python str (JSON "\ud800", surrogateescape'd argv) but are not
-# text: the tokenizer cannot take them, so they are refused by name instead of failing inside it.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def has_surrogates(text: str) -> bool:
-    return _SURROGATE.search(text) is not None
 
 
 @dataclass
@@ -60,84 +54,6 @@ class Prediction:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def safetensors_head_size(path: Path) -> int | None:
-    """Rows of the classifier head in a safetensors file, read from its header (no weights)."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="numpy") as weights:
-            for key in weights.keys():  # noqa: SIM118 - safe_open is not a dict
-                if key.endswith(HEAD_KEYS):
-                    return int(weights.get_slice(key).get_shape()[0])
-    except Exception as error:  # safetensors raises its own error types for corrupt files
-        raise UserError(f"cannot read weights {path}: {error}") from error
-    return None
-
-
-class _OnnxRunner:
-    def __init__(self, path: Path, threads: int | None):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        # One batch at a time per call; all cores go to the matrix products within it.
-        options.intra_op_num_threads = threads or _available_cpus()
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as error:  # onnxruntime raises several unrelated types for bad files
-            raise UserError(
-                f"cannot load ONNX model {path}: {str(error).splitlines()[0]}"
-            ) from error
-        self.input_names = [item.name for item in self.session.get_inputs()]
-        known = {"input_ids", "attention_mask", "token_type_ids"}
-        if "input_ids" not in self.input_names or not set(self.input_names) <= known:
-            raise UserError(
-                f"{path} has inputs {self.input_names}; expected input_ids, attention_mask"
-            )
-        self.num_labels = self.session.get_outputs()[0].shape[-1]
-
-    def __call__(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        # InferenceSession.run is thread-safe, so concurrent callers need no lock here.
-        inputs = {name: feeds[name] for name in self.input_names}
-        return self.session.run(None, inputs)[0]
-
-
-class _TorchRunner:
-    def __init__(self, path: Path, threads: int | None):
-        import torch
-        from transformers import AutoModelForSequenceClassification
-
-        self.torch = torch
-        if threads:
-            torch.set_num_threads(threads)
-        try:
-            self.model = AutoModelForSequenceClassification.from_pretrained(
-                path.parent, use_safetensors=True
-            ).eval()
-        except (OSError, ValueError, RuntimeError) as error:
-            raise UserError(f"cannot load model {path}: {str(error).splitlines()[0]}") from error
-        self.num_labels = self.model.config.num_labels
-        # DistilBERT-like models take no token_type_ids; pass only what forward() accepts.
-        self.accepts = set(inspect.signature(self.model.forward).parameters)
-        self.lock = threading.Lock()  # one forward at a time: torch modules share scratch state
-
-    def __call__(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        inputs = {k: self.torch.from_numpy(v) for k, v in feeds.items() if k in self.accepts}
-        with self.lock, self.torch.inference_mode():
-            return self.model(**inputs).logits.float().numpy()
 
 
 class Classifier:
@@ -200,7 +116,7 @@ class Classifier:
                     f"{path}/config.json names {len(labels)} labels but the classifier head in "
                     f"{weights.name} has {head} outputs"
                 )
-        runner = (_TorchRunner if backend == "torch" else _OnnxRunner)(weights, threads)
+        runner = (TorchRunner if backend == "torch" else OnnxRunner)(weights, threads)
         if isinstance(runner.num_labels, int) and runner.num_labels != len(labels):
             raise UserError(
                 f"{path}/config.json names {len(labels)} labels but {weights.name} "
@@ -213,7 +129,7 @@ class Classifier:
             raise UserError(
                 f"max_length must be between 3 and {limit} for this model, got {length}"
             )
-        tokenizer, pad_id = _tokenizer(path, length)
+        tokenizer, pad_id = load_tokenizer(path, length)
 
         toxic_label = settings.toxic_label if settings else DEFAULT_TOXIC_LABEL
         if toxic_label not in labels:
@@ -325,52 +241,6 @@ class Classifier:
             "max_length": self.max_length,
             "path": str(self.path),
         }
-
-
-def labels_from_config(config: dict[str, Any], path: Path) -> list[str]:
-    id2label = config.get("id2label")
-    if not isinstance(id2label, dict) or not id2label:
-        raise UserError(f"{path}/config.json has no id2label map")
-    try:
-        ids = sorted(int(key) for key in id2label)
-    except ValueError as error:
-        raise UserError(f"{path}/config.json id2label keys must be integers") from error
-    if ids != list(range(len(ids))):
-        raise UserError(f"{path}/config.json id2label ids must be 0..{len(ids) - 1}, got {ids}")
-    labels = [str(id2label[str(i)] if str(i) in id2label else id2label[i]) for i in ids]
-    label2id = config.get("label2id")
-    if (
-        isinstance(label2id, dict)
-        and label2id
-        and {k: int(v) for k, v in label2id.items()} != {label: i for i, label in enumerate(labels)}
-    ):
-        raise UserError(f"{path}/config.json label2id does not match id2label")
-    return labels
-
-
-def _tokenizer(path: Path, max_length: int) -> tuple[Any, int]:
-    """A fast (Rust) tokenizer that truncates to max_length, does not pad, and reports overflow."""
-    from tokenizers import Tokenizer
-
-    try:
-        if (path / "tokenizer.json").is_file():
-            tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        else:
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True).backend_tokenizer
-    except Exception as error:  # tokenizers and transformers raise many types for bad files
-        raise UserError(f"cannot load the tokenizer in {path}: {error}") from error
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length)
-    padding = (
-        read_json_object(path / "tokenizer_config.json")
-        if (path / "tokenizer_config.json").is_file()
-        else {}
-    )
-    pad_token = padding.get("pad_token") if isinstance(padding.get("pad_token"), str) else "[PAD]"
-    pad_id = tokenizer.token_to_id(pad_token)
-    return tokenizer, 0 if pad_id is None else pad_id
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

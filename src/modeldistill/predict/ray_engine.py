@@ -29,9 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from modeldistill.errors import UserError
-from modeldistill.inference import BACKEND_FILES, Classifier
-from modeldistill.predict import SUFFIXES, PredictConfig, Row, read_handle
-from modeldistill.scoring import arrow_schema, score_columns, score_rows
+from modeldistill.inference.backends import BACKEND_FILES
+from modeldistill.inference.classifier import Classifier
+from modeldistill.predict.config import SUFFIXES, PredictConfig, Row
+from modeldistill.predict.local import score_columns, score_rows
+from modeldistill.predict.readers import read_handle
+from modeldistill.predict.writers import arrow_schema
 
 INSTALL_HINT = (
     "--engine ray needs Ray Data, which is not installed: pip install 'modeldistill[ray]' "

@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AfterValidator, ValidationError
 from starlette.requests import ClientDisconnect
 
-from modeldistill.inference import Classifier, Prediction
+from modeldistill.inference.classifier import Classifier, Prediction
 from modeldistill.serve.config import CONFIG_ENV, ServeConfig
 from modeldistill.serve.metrics import Metrics
 from modeldistill.serve.middleware import CLIENT_CLOSED_REQUEST, Gate, Observe
@@ -35,7 +35,7 @@ from modeldistill.serve.schemas import (
     request_model,
 )
 from modeldistill.serve.service import Service, load_classifier
-from modeldistill.texts import visible_pattern
+from modeldistill.text import visible_pattern
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from modeldistill.config import option, require
-from modeldistill.inference import BACKENDS
+from modeldistill.inference.backends import BACKENDS
 from modeldistill.serve.protocol import HttpLimits
+from modeldistill.settings import option, require
 
 CONFIG_ENV = "MODELDISTILL_SERVE_CONFIG"  # how `--workers N` hands the settings to each worker
 

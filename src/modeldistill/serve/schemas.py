@@ -12,7 +12,7 @@ from pydantic import (
 )
 
 from modeldistill.serve.config import ServeConfig
-from modeldistill.texts import BLANK_MESSAGE, is_blank, visible_pattern
+from modeldistill.text import BLANK_MESSAGE, is_blank, visible_pattern
 
 
 class Result(BaseModel):

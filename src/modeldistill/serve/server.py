@@ -7,7 +7,7 @@ import signal
 import socket
 import sys
 
-from modeldistill import config as cfg
+from modeldistill import settings as cfg
 from modeldistill.errors import UserError
 from modeldistill.serve.app import create_app
 from modeldistill.serve.config import CONFIG_ENV, ServeConfig

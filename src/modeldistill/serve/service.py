@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException
 
 from modeldistill.errors import UserError
-from modeldistill.inference import Classifier, Prediction
+from modeldistill.inference.classifier import Classifier, Prediction
 from modeldistill.paths import resolve_model_dir
 from modeldistill.serve.config import ServeConfig
 from modeldistill.serve.metrics import Metrics

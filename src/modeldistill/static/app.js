@@ -72,7 +72,7 @@ function render(text, result) {
 async function submit(event) {
   if (event) event.preventDefault();
   const text = $("text").value;
-  // The server's rule (modeldistill.texts): controls, format characters (zero-width spaces, soft
+  // The server's rule (modeldistill.text): controls, format characters (zero-width spaces, soft
   // hyphens), separators and U+FFFD are not text; nothing else left means nothing to score.
   if (!/[^\s\p{Cc}\p{Cf}\p{Z}\uFFFD]/u.test(text)) {
     showError("Type some text first.");

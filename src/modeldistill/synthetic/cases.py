@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from modeldistill.check.generate import VARIANT_NAMES, Sentence, expand, spell_variant
-from modeldistill.check.templates import CASES, HATE, SPELLING_CASE, VARIANT_SOURCES
+from modeldistill.synthetic.check_frames import CASES, HATE, SPELLING_CASE, VARIANT_SOURCES
+from modeldistill.synthetic.generate import VARIANT_NAMES, Sentence, expand, spell_variant
 
 
 def check_sentences() -> list[Sentence]:

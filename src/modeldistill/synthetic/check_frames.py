@@ -3,12 +3,12 @@
 A frame fills {group} (plural), {one} (singular) or {slur} from each protected group in
 `lexicon.GROUPS`; frames without a placeholder name no protected group. In hateful frames the word
 that carries the hate is marked [like this]: the spelling-variant case changes that word. None of
-these frames (and none of their hateful wording) is used for training: see `training.py`.
+these frames (and none of their hateful wording) is used for training: see `training_frames.py`.
 """
 
 from __future__ import annotations
 
-HATE, NOT_HATE = "hate", "not_hate"
+from modeldistill.labels import HATE, NOT_HATE
 
 # case type -> (expected verdict, frames)
 CASES: dict[str, tuple[str, tuple[str, ...]]] = {

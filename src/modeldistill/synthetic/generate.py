@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from modeldistill.check.lexicon import GROUPS, NO_GROUP, WORD_VARIANTS, Group, join_words
+from modeldistill.synthetic.lexicon import GROUPS, NO_GROUP, WORD_VARIANTS, Group, join_words
 
 _MARK = re.compile(r"\[([^\]]+)\]")
 VARIANT_NAMES = (*WORD_VARIANTS, "missing spaces")

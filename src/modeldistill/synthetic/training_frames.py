@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import random
 
-from modeldistill.check.generate import VARIANT_NAMES, Sentence, expand, spell_variant, unmark
-from modeldistill.check.lexicon import GROUPS
-from modeldistill.check.templates import HATE, NOT_HATE
+from modeldistill.synthetic.check_frames import HATE, NOT_HATE
+from modeldistill.synthetic.generate import VARIANT_NAMES, Sentence, expand, spell_variant, unmark
+from modeldistill.synthetic.lexicon import GROUPS
 
 ADJECTIVES = (
     "repulsive",

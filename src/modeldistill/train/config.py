@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from modeldistill.config import option, require
 from modeldistill.errors import UserError
 from modeldistill.paths import EMBEDDED_TEACHER
+from modeldistill.settings import option, require
 
 METHODS = ("teacher", "odd", "even", "layers", "lora")
 STUDENT_METHODS = ("odd", "even", "layers")

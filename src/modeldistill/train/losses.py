@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 # Defined with the training config (no torch there); the loss terms' weights by name.
-from modeldistill.train_config import LossWeights
+from modeldistill.train.config import LossWeights
 
 
 def classification_loss(

@@ -7,7 +7,7 @@
     accelerate launch --num_processes 2 -m modeldistill train ...       # DDP, nothing to change
 
 Training is transformers' Trainer (optimiser, linear schedule, length-grouped batches, DDP through
-accelerate); its subclasses in `modeldistill.trainers` only change the loss. The best epoch by
+accelerate); its subclasses in `modeldistill.train.trainers` only change the loss. The best epoch by
 validation macro-F1 is kept in memory and restored at the end, so no optimiser checkpoint (a
 pickle) is ever written.
 Students learn from teacher logits computed once before training: the teacher is frozen, so they
@@ -17,7 +17,6 @@ would be the same every epoch. The folder written is what `from_pretrained` load
 
 from __future__ import annotations
 
-import argparse
 import logging
 import shutil
 import time
@@ -35,19 +34,19 @@ from modeldistill.artifacts import (
     METRICS_FILE,
     Metrics,
     RunConfig,
-    read_metrics,
     write_metrics,
     write_run_config,
 )
-from modeldistill.config import add_arguments as add_config_arguments
-from modeldistill.config import from_args, to_jsonable
-from modeldistill.data import DataConfig, Splits, load_splits, tokenize
+from modeldistill.data.config import DataConfig, Splits
+from modeldistill.data.splits import load_splits
 from modeldistill.errors import UserError
-from modeldistill.evaluate import compute_metrics, count_parameters, size_on_disk
+from modeldistill.evaluate.metrics import compute_metrics, count_parameters, size_on_disk
 from modeldistill.paths import resolve_teacher
-from modeldistill.student import make_student
-from modeldistill.train_config import STUDENT_METHODS, TrainConfig
-from modeldistill.trainers import (
+from modeldistill.settings import to_jsonable
+from modeldistill.train.config import STUDENT_METHODS, TrainConfig
+from modeldistill.train.features import tokenize
+from modeldistill.train.student import make_student
+from modeldistill.train.trainers import (
     ClassifierTrainer,
     DistillationCollator,
     DistillationTrainer,
@@ -282,22 +281,3 @@ def train(config: TrainConfig, data: DataConfig, splits: Splits | None = None) -
     )
     write_metrics(config.out / METRICS_FILE, metrics)
     return config.out
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_arguments(parser, TrainConfig)
-    add_config_arguments(parser, DataConfig)
-
-
-def main(args: argparse.Namespace) -> int:
-    config = from_args(TrainConfig, args)
-    out = train(config, from_args(DataConfig, args))
-    metrics_path = out / METRICS_FILE
-    if metrics_path.is_file():
-        metrics = read_metrics(metrics_path)
-        hate_f1 = metrics.hate.f1 if metrics.hate else float("nan")
-        print(
-            f"{config.method}: test accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}"
-            f"  hate F1 {hate_f1:.4f}  -> {out}"
-        )
-    return 0

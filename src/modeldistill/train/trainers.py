@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback
 
-from modeldistill import losses
-from modeldistill.evaluate import compute_metrics
+from modeldistill.evaluate.metrics import compute_metrics
+from modeldistill.train import losses
 
 
 class DistillationCollator:

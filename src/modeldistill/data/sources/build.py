@@ -17,10 +17,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modeldistill.data.sources.loaders import LOADERS
+from modeldistill.data.sources.recipe import SourceSpec
 from modeldistill.errors import UserError
-from modeldistill.sources.loaders import HATE, LABELS, LOADERS
-from modeldistill.sources.recipe import SourceSpec
-from modeldistill.textprep import TextPrep
+from modeldistill.labels import BINARY_LABELS, HATE
+from modeldistill.text import TextPrep
 
 SPLITS = ("train", "validation", "test")
 _PRIORITY = {"test": 0, "validation": 1, "train": 2}
@@ -202,7 +203,8 @@ def build_rows(
     for name, report in reports.items():
         counts = Counter((row.split, row.label) for row in rows if row.source == name)
         report.rows = {
-            split: {label: counts.get((split, label), 0) for label in LABELS} for split in SPLITS
+            split: {label: counts.get((split, label), 0) for label in BINARY_LABELS}
+            for split in SPLITS
         }
     return rows, reports
 
@@ -213,7 +215,7 @@ def to_dataset(rows: list[Row]):
     features = datasets.Features(
         {
             "text": datasets.Value("string"),
-            "label": datasets.ClassLabel(names=LABELS),
+            "label": datasets.ClassLabel(names=list(BINARY_LABELS)),
             "source": datasets.Value("string"),
             "original_label": datasets.Value("string"),
             "group": datasets.Value("string"),
@@ -223,7 +225,7 @@ def to_dataset(rows: list[Row]):
     return datasets.Dataset.from_dict(
         {
             "text": [row.text for row in rows],
-            "label": [LABELS.index(row.label) for row in rows],
+            "label": [BINARY_LABELS.index(row.label) for row in rows],
             "source": [row.source for row in rows],
             "original_label": [row.original_label for row in rows],
             "group": [row.group for row in rows],

@@ -2,7 +2,7 @@
 
 A reader returns the rows exactly as published: the text, the original label as a string, and the
 official split where the source has one that can be trusted. Mapping labels onto the product's
-scheme, splitting and de-duplication happen later (`modeldistill.sources.build`), the same way for
+scheme, splitting and de-duplication happen later (`modeldistill.data.sources.build`), the same way for
 every source. `../shared/data/README.md` describes each folder.
 """
 
@@ -13,11 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from modeldistill.data import read_authors_folder, read_frame, read_table_columns
+from modeldistill.data.readers import read_authors_folder, read_frame, read_table_columns
 from modeldistill.errors import UserError
-
-HATE, NOT_HATE = "hate", "not_hate"
-LABELS = [NOT_HATE, HATE]  # label ids: not_hate = 0, hate = 1
+from modeldistill.labels import HATE, NOT_HATE
 
 
 @dataclass
@@ -100,8 +98,8 @@ def read_table(path: Path, options: dict) -> RawRows:
 
 
 def read_templates(path: Path, options: dict) -> RawRows:
-    """Training sentences generated from this repository's own templates (see modeldistill.check)."""
-    from modeldistill.check.training import generate_training_rows
+    """Training sentences generated from this repository's own templates (see modeldistill.synthetic)."""
+    from modeldistill.synthetic.training_frames import generate_training_rows
 
     rows = generate_training_rows(seed=int(options.get("seed", 1234)))
     return RawRows(

@@ -25,11 +25,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modeldistill.data.sources.loaders import HATE, LOADERS, NOT_HATE
 from modeldistill.errors import UserError
-from modeldistill.paths import REPO_ROOT
-from modeldistill.sources.loaders import HATE, LOADERS, NOT_HATE
+from modeldistill.paths import SHARED_DATA
 
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 RECIPE_SUFFIXES = (".yaml", ".yml", ".json")
 TABLE_SUFFIXES = (".csv", ".jsonl", ".parquet")
 _KEYS = {

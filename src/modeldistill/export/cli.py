@@ -1,0 +1,41 @@
+"""`modeldistill export MODEL --out DIR [--onnx] [--int8] [--data PATH ...]`: a deployable folder."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from modeldistill.artifacts import (
+    read_inference,
+)
+from modeldistill.data.config import DataConfig
+from modeldistill.export.export import ExportConfig, export_model
+from modeldistill.settings import add_arguments as add_config_arguments
+from modeldistill.settings import from_args
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="trained model folder (teacher, student, LoRA)")
+    add_config_arguments(parser, ExportConfig)
+    # The split flags of `modeldistill data`, so --data gives the validation rows training saw.
+    group = parser.add_argument_group("validation split (with --data)")
+    add_config_arguments(group, DataConfig, skip=("data", "max_length"))
+
+
+def main(args: argparse.Namespace) -> int:
+    config = from_args(ExportConfig, args)
+    data = None if not config.data else from_args(DataConfig, args, data=config.data)
+    out = export_model(args.model, config, data)
+    info = read_inference(out)
+    files = sorted(p.name for p in out.iterdir() if p.is_file())
+    print(f"exported {args.model} -> {out}: {', '.join(files)}")
+    print(f"threshold {info.threshold:.4f} ({info.threshold_source})")
+    for backend, check in (info.checks or {}).items():
+        print(
+            f"{backend}: max |p - p_torch| {check.max_probability_difference:.2g}, "
+            f"label agreement {check.label_agreement:.0%} on {check.texts} texts"
+        )
+    return 0

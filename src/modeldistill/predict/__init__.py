@@ -1,0 +1,1 @@
+"""The predict stage: settings and the row type (`config`), input readers (`readers`) and output writers (`writers`), the local pipelined engine (`local`), the Ray Data engine (`ray_engine`) and the `predict` command (`cli`)."""

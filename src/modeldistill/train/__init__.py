@@ -1,0 +1,1 @@
+"""The train stage: settings (`config`), the half-depth student (`student`), the loss terms (`losses`), the Trainer subclasses (`trainers`), one model (`run`), the experiment (`experiment`, `report`) and the `train`/`run` commands (`cli`)."""

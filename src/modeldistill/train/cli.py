@@ -1,0 +1,78 @@
+"""`modeldistill train` (one model) and `modeldistill run` (the whole experiment): flags and entry
+points only; the work is in `train.run` and `train.experiment`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from modeldistill.artifacts import (
+    METRICS_FILE,
+    read_metrics,
+)
+from modeldistill.data.config import DataConfig
+from modeldistill.settings import add_arguments as add_config_arguments
+from modeldistill.settings import from_args
+from modeldistill.train.config import TrainConfig
+from modeldistill.train.experiment import ExperimentConfig, run_experiment
+from modeldistill.train.run import train
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser, TrainConfig)
+    add_config_arguments(parser, DataConfig)
+
+
+def main(args: argparse.Namespace) -> int:
+    config = from_args(TrainConfig, args)
+    out = train(config, from_args(DataConfig, args))
+    metrics_path = out / METRICS_FILE
+    if metrics_path.is_file():
+        metrics = read_metrics(metrics_path)
+        hate_f1 = metrics.hate.f1 if metrics.hate else float("nan")
+        print(
+            f"{config.method}: test accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}"
+            f"  hate F1 {hate_f1:.4f}  -> {out}"
+        )
+    return 0
+
+
+class _Renamed(argparse.Action):
+    """An old flag name that still works, with a note of its new name."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        new = "--" + self.dest.replace("_", "-")
+        print(f"modeldistill run: {option_string} is now called {new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+# TrainConfig fields that ExperimentConfig replaces: `run` takes every other `train` flag.
+REPLACED_TRAIN_FLAGS = ("method", "out", "teacher", "base_model", "layers")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser, ExperimentConfig)
+    parser.add_argument(
+        "--finetuned-teacher", dest="teacher", action=_Renamed, help=argparse.SUPPRESS
+    )
+    add_config_arguments(parser, TrainConfig, skip=REPLACED_TRAIN_FLAGS)
+    add_config_arguments(parser, DataConfig)
+
+
+def run_main(args: argparse.Namespace) -> int:
+    experiment = from_args(ExperimentConfig, args)
+    # the teacher is trained too, and --ensemble is a students' flag: it is handed on to them
+    base = from_args(
+        TrainConfig, args, method="teacher", out=experiment.out / "teacher", ensemble=[]
+    )
+    results = run_experiment(experiment, base, from_args(DataConfig, args), args.ensemble)
+    for method, metrics in results["methods"].items():
+        print(
+            f"{method:>8}: accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
+            f"hate F1 {metrics.get('hate', {}).get('f1', float('nan')):.4f}"
+        )
+    print(f"report: {experiment.out / 'report.md'}")
+    return 0
