@@ -14,6 +14,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from modeldistill.artifacts import read_train_log
 from modeldistill.cli import main
 from modeldistill.data.config import DataConfig
 from modeldistill.train.run import TrainConfig, train
@@ -56,7 +57,7 @@ def teacher_dir(tiny_bert_dir, data_config, tmp_path_factory):
 
 
 def _log(folder):
-    return [json.loads(line) for line in (folder / "train_log.jsonl").read_text().splitlines()]
+    return [record.to_dict() for record in read_train_log(folder)]
 
 
 def test_teacher_fine_tuning_writes_a_loadable_folder(teacher_dir):

@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from modeldistill.errors import UserError
 from modeldistill.settings import to_jsonable
@@ -33,6 +33,7 @@ RUN_CONFIG_FILE = "run_config.json"
 INFERENCE_FILE = "inference.json"
 METRICS_FILE = "metrics.json"
 CHECK_FILE = "check.json"
+TRAIN_LOG_FILE = "train_log.jsonl"
 # The format each file is written in. Raise one when a field changes meaning or is removed, and
 # teach its reader to convert the previous format (format 0, no number, equals format 1).
 RUN_CONFIG_FORMAT = 1
@@ -46,6 +47,37 @@ Model = TypeVar("Model", bound=BaseModel)
 class _Strict(BaseModel):
     # A key this release does not know means the file came from elsewhere: refuse, do not drop it.
     model_config = ConfigDict(extra="forbid")
+
+
+class EpochRecord(_Strict):
+    """One line of train_log.jsonl: the mean training loss of an epoch (and of each loss term,
+    `train_loss_<term>`), the validation scores after it, and the time since training began."""
+
+    # Loss terms vary with the method (a teacher has none, a student three or four): kept as extra
+    # keys, each checked to be a `train_loss_<term>` number.
+    model_config = ConfigDict(extra="allow")
+
+    epoch: int
+    train_loss: float | None = None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    val_macro_f1: float | None = None
+    elapsed_s: float | None = None
+
+    @model_validator(mode="after")
+    def _terms_are_losses(self) -> EpochRecord:
+        for key, value in (self.model_extra or {}).items():
+            if not key.startswith("train_loss_") or not isinstance(value, (int, float)):
+                raise ValueError(f"unknown key {key!r} (only train_loss_<term> numbers are added)")
+        return self
+
+    @property
+    def loss_terms(self) -> dict[str, float]:
+        """Each loss term's mean, by term name (`classification`, `divergence`, ...)."""
+        return {key.removeprefix("train_loss_"): value for key, value in self.model_extra.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
 
 
 class ClassScores(_Strict):
@@ -270,6 +302,35 @@ def read_inference(folder: Path) -> InferenceSettings | None:
         return None
     remedy = "export the model again with `modeldistill export`"
     return _validate(InferenceSettings, path, _payload(path, INFERENCE_FORMAT, remedy), remedy)
+
+
+def append_epoch(folder: Path, record: EpochRecord) -> Path:
+    """Add one epoch's line to the folder's train_log.jsonl (lines carry no format number: the
+    file is read whole by `read_train_log`, and an older line has the same keys)."""
+    path = folder / TRAIN_LOG_FILE
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record.to_dict()) + "\n")
+    return path
+
+
+def read_train_log(folder: Path) -> list[EpochRecord]:
+    """The epochs of the folder's train_log.jsonl in order ([] when it has none)."""
+    path = folder / TRAIN_LOG_FILE
+    if not path.is_file():
+        return []
+    remedy = "delete it (reports then omit the training curve) or train the model again"
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            payload = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise UserError(f"{path} line {number} is not JSON ({error.msg}); {remedy}") from None
+        if not isinstance(payload, dict):
+            raise UserError(f"{path} line {number} is not a JSON object; {remedy}")
+        records.append(_validate(EpochRecord, path, payload, remedy))
+    return records
 
 
 def write_run_config(folder: Path, run: RunConfig) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from modeldistill.artifacts import CaseScore, CheckSummary
 from modeldistill.errors import UserError
+from modeldistill.inference.backends import BACKEND_HELP, require_backend
 from modeldistill.settings import option, require
 
 
@@ -29,12 +30,11 @@ class CheckConfig:
     max_group_gap: float = option(
         0.10, "fail when any group's accuracy is this far below the mean over groups"
     )
-    backend: str = option(
-        "auto", "auto, torch, onnx or int8", choices=["auto", "torch", "onnx", "int8"]
-    )
+    backend: str = option("auto", BACKEND_HELP)
     out: Path | None = option(None, "also write the full result (every sentence) as JSON here")
 
     def __post_init__(self) -> None:
+        require_backend(self.backend)
         for name in ("min_accuracy", "min_case_accuracy", "max_group_gap"):
             value = getattr(self, name)
             require(

@@ -19,6 +19,7 @@ from modeldistill.data.config import DataConfig
 from modeldistill.data.splits import load_splits
 from modeldistill.errors import UserError
 from modeldistill.evaluate.evaluate import evaluate_folder, format_metrics
+from modeldistill.inference.backends import BACKEND_HELP, require_backend
 from modeldistill.settings import add_arguments as add_config_arguments
 from modeldistill.settings import from_args
 
@@ -26,7 +27,7 @@ from modeldistill.settings import from_args
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help="model folder (trained or exported)")
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
-    parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "onnx-int8"])
+    parser.add_argument("--backend", default="auto", help=BACKEND_HELP)
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     parser.add_argument(
         "--hate-vs-rest",
@@ -39,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    require_backend(args.backend)
     if not args.model.is_dir():
         raise UserError(f"model folder not found: {args.model}")
     splits = load_splits(from_args(DataConfig, args))

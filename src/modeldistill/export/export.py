@@ -27,6 +27,8 @@ from modeldistill import __version__
 from modeldistill.artifacts import (
     CHECK_FILE,
     METRICS_FILE,
+    RUN_CONFIG_FILE,
+    TRAIN_LOG_FILE,
     InferenceSettings,
     Metrics,
     read_check,
@@ -56,7 +58,7 @@ from modeldistill.settings import option, require
 log = logging.getLogger(__name__)
 
 # Files of a trained folder that travel with the export (the weights are re-saved, not copied).
-CARRIED_FILES = ("metrics.json", "run_config.json", "train_log.jsonl")
+CARRIED_FILES = (METRICS_FILE, RUN_CONFIG_FILE, TRAIN_LOG_FILE)
 
 
 @dataclass

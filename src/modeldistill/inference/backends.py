@@ -15,10 +15,19 @@ from modeldistill.settings import available_cpus
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
-
 # Which file each backend reads; `auto` takes the first that the folder holds.
 BACKEND_FILES = {"onnx-int8": "model.int8.onnx", "onnx": "model.onnx", "torch": "model.safetensors"}
+# Every --backend flag offers exactly these, and Classifier.load takes exactly these.
+BACKENDS = ("auto", *BACKEND_FILES)
+BACKEND_HELP = f"inference backend: {', '.join(BACKENDS)} (auto: the first file the folder holds)"
+
+
+def require_backend(name: str) -> str:
+    """`name` if it is a backend, else a one-line UserError that lists them."""
+    if name not in BACKENDS:
+        raise UserError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    return name
+
 
 # Keys under which a sequence classifier's output layer is saved (BERT, RoBERTa, generic `score`).
 HEAD_KEYS = ("classifier.weight", "classifier.out_proj.weight", "score.weight")

@@ -27,9 +27,9 @@ from modeldistill.artifacts import (
 from modeldistill.errors import UserError
 from modeldistill.inference.backends import (
     BACKEND_FILES,
-    BACKENDS,
     OnnxRunner,
     TorchRunner,
+    require_backend,
     safetensors_head_size,
 )
 from modeldistill.inference.folder import (
@@ -86,8 +86,7 @@ class Classifier:
     ) -> Classifier:
         """Load a model folder; any problem with it is a UserError that names the problem."""
         path = Path(path)
-        if backend not in BACKENDS:
-            raise UserError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        require_backend(backend)
         if batch_size < 1:
             raise UserError(f"batch_size must be at least 1, got {batch_size}")
         if not path.is_dir():

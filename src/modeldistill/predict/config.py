@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from modeldistill.inference.backends import BACKENDS
+from modeldistill.inference.backends import BACKEND_HELP, require_backend
 from modeldistill.settings import available_cpus, option, require
 
 SUFFIXES = (".txt", ".csv", ".jsonl", ".parquet")
@@ -25,7 +25,7 @@ class PredictConfig:
     model: str | None = option(
         None, "model folder (default: $MODELDISTILL_MODEL or models/default)"
     )
-    backend: str = option("auto", "inference backend", choices=list(BACKENDS))
+    backend: str = option("auto", BACKEND_HELP)
     # 8: the fewest CPU-seconds per text of 4..128 for the int8 model on this project's machine
     # (docs/scale.md); smaller batches pad less and stay in cache.
     batch_size: int = option(8, "texts per forward pass")
@@ -59,6 +59,7 @@ class PredictConfig:
     actors: int = option(1, "Ray actors, each holding one copy of the model (--engine ray)")
 
     def __post_init__(self) -> None:
+        require_backend(self.backend)
         require(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
         require(self.chunk_size >= 1, f"--chunk-size must be at least 1, got {self.chunk_size}")
         require(

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from modeldistill.artifacts import METRICS_FILE, read_json_object, read_metrics
-
-
-def _read_log(folder: Path) -> list[dict]:
-    path = folder / "train_log.jsonl"
-    if not path.is_file():
-        return []
-    return [
-        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
+from modeldistill.artifacts import METRICS_FILE, read_json_object, read_metrics, read_train_log
 
 
 def _best_epoch_line(folder: Path, best_epoch: int) -> dict:
-    lines = _read_log(folder)
+    lines = [record.to_dict() for record in read_train_log(folder)]
     return next((line for line in lines if line["epoch"] == best_epoch), lines[-1] if lines else {})
 
 
@@ -98,10 +88,10 @@ def plot_runs(out: Path, folders: dict[str, Path]) -> list[tuple[str, str]]:
     )
     fig, axes = plt.subplots(1, len(folders), figsize=(4 * len(folders), 3.2), squeeze=False)
     for axis, (method, folder) in zip(axes[0], folders.items(), strict=True):
-        lines = _read_log(folder)
+        lines = [record.to_dict() for record in read_train_log(folder)]
         epochs = [line["epoch"] for line in lines]
         for key in ("train_loss", *components, "val_loss"):
-            if lines and key in lines[0]:
+            if lines and lines[0].get(key) is not None:
                 axis.plot(
                     epochs,
                     [line[key] for line in lines],
@@ -118,7 +108,7 @@ def plot_runs(out: Path, folders: dict[str, Path]) -> list[tuple[str, str]]:
 
     fig, axis = plt.subplots(figsize=(5, 3.5))
     for method, folder in folders.items():
-        lines = _read_log(folder)
+        lines = [record.to_dict() for record in read_train_log(folder)]
         axis.plot(
             [line["epoch"] for line in lines],
             [line["val_macro_f1"] for line in lines],

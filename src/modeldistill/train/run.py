@@ -32,6 +32,7 @@ from transformers import (
 
 from modeldistill.artifacts import (
     METRICS_FILE,
+    TRAIN_LOG_FILE,
     Metrics,
     RunConfig,
     write_metrics,
@@ -198,9 +199,8 @@ def train(config: TrainConfig, data: DataConfig, splits: Splits | None = None) -
         )
 
     config.out.mkdir(parents=True, exist_ok=True)
-    log_path = config.out / "train_log.jsonl"
-    log_path.unlink(missing_ok=True)
-    epoch_log = EpochLog(log_path)
+    (config.out / TRAIN_LOG_FILE).unlink(missing_ok=True)
+    epoch_log = EpochLog(config.out)
     args = TrainingArguments(
         output_dir=str(config.out / ".trainer"),
         num_train_epochs=config.epochs,

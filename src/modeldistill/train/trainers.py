@@ -5,7 +5,6 @@ epoch, and the validation metrics (evaluate's own code, so that validation and t
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -15,6 +14,7 @@ import numpy as np
 import torch
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback
 
+from modeldistill.artifacts import EpochRecord, append_epoch
 from modeldistill.evaluate.metrics import compute_metrics
 from modeldistill.train import losses
 
@@ -133,8 +133,8 @@ class DistillationTrainer(ClassifierTrainer):
 class EpochLog(TrainerCallback):
     """Keeps the best epoch's weights (validation macro-F1) and writes one JSONL line per epoch."""
 
-    def __init__(self, log_path: Path) -> None:
-        self.log_path = log_path
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
         self.best_f1 = -1.0
         self.best_epoch = 0
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -146,16 +146,15 @@ class EpochLog(TrainerCallback):
         if "loss" in logs:
             self._train = {k: v for k, v in logs.items() if k == "loss" or k.startswith("loss_")}
         if "eval_macro_f1" in logs and state.is_world_process_zero:
-            line = {
-                "epoch": round(state.epoch or 0),
+            record = EpochRecord(
+                epoch=round(state.epoch or 0),
                 **{f"train_{k}": v for k, v in self._train.items()},
-                "val_loss": logs.get("eval_loss"),
-                "val_accuracy": logs.get("eval_accuracy"),
-                "val_macro_f1": logs.get("eval_macro_f1"),
-                "elapsed_s": round(time.perf_counter() - self._started, 1),
-            }
-            with self.log_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(line) + "\n")
+                val_loss=logs.get("eval_loss"),
+                val_accuracy=logs.get("eval_accuracy"),
+                val_macro_f1=logs.get("eval_macro_f1"),
+                elapsed_s=round(time.perf_counter() - self._started, 1),
+            )
+            append_epoch(self.folder, record)
 
     def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
         if metrics and metrics.get("eval_macro_f1", -1) > self.best_f1:
