@@ -42,9 +42,14 @@ def mean_std(stat: dict | None, digits: int = 3, unit: str = "") -> str:
     return mean if stat["std"] is None else f"{mean} ± {stat['std']:.{digits}f}{unit}"
 
 
+def unwrap(text: str) -> str:
+    """A paragraph written across template lines, as the one line the report prints."""
+    return " ".join(text.split())
+
+
 def reflow(text: str, width: int = 90) -> str:
     """A paragraph written across template lines, rewrapped as the hand-written ones are."""
-    return "\n".join(textwrap.wrap(" ".join(text.split()), width=width))
+    return "\n".join(textwrap.wrap(unwrap(text), width=width))
 
 
 def stem(name: str) -> str:
@@ -68,6 +73,7 @@ def environment() -> jinja2.Environment:
         percent=percent,
         thousands=thousands,
         mean_std=mean_std,
+        unwrap=unwrap,
         reflow=reflow,
         stem=stem,
     )
