@@ -5,6 +5,8 @@
 First every figure the report uses is gathered from the runs' own files (evaluate's and check's
 JSON, train logs, bench) into docs/generalisation/results.json, which is committed, so
 the report can be re-rendered and checked without the runs (`--from-json`). Nothing is typed in.
+The text is in scripts/reports/generalisation.md.j2, the list of public sources in
+scripts/reports/generalisation.yaml.
 """
 
 from __future__ import annotations
@@ -12,9 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
 
-SOURCES = ["hate_speech18", "davidson2017", "hatexplain", "hatemojibuild", "toxigen_statements"]
+from modeldistill.artifacts import read_train_log
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reports.render import load_data, render  # noqa: E402 - beside the script, not installed
+
+# The public sources, in the report's column order, and each one's short column name.
+SHORT = load_data("generalisation.yaml")["sources"]
+SOURCES = list(SHORT)
+TEMPLATE = "generalisation.md.j2"
 
 
 def _read(path: Path) -> dict | None:
@@ -29,7 +40,7 @@ def _train_facts(folder: Path) -> dict | None:
     metrics, config = _read(folder / "metrics.json"), _read(folder / "run_config.json")
     if metrics is None:
         return None
-    epochs = [json.loads(line) for line in (folder / "train_log.jsonl").read_text().splitlines()]
+    epochs = [record.to_dict() for record in read_train_log(folder)]
     return {
         "train_seconds": metrics.get("train_seconds"),
         "best_epoch": metrics.get("best_epoch"),
@@ -102,263 +113,15 @@ def gather(runs: Path) -> dict:
     }
 
 
-def _f(value, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _mean_std(values: list[float], unit: str = "") -> str:
+def _mean_std(values: list[float | None]) -> dict | None:
+    """Mean and sample std of the values present; a single value has no std."""
     values = [v for v in values if v is not None]
-    digits = 1 if unit else 3
     if not values:
-        return "–"
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}{unit}"
-    return (
-        f"{statistics.mean(values):.{digits}f}{unit} ± {statistics.stdev(values):.{digits}f}{unit}"
-    )
-
-
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
-def section_data(results: dict) -> list[str]:
-    data = results["data"]
-    if not data:
-        return ["## Data", "", "Not gathered (runs/general/data.json missing)."]
-    rows = []
-    for name, report in data["sources"].items():
-        counts = report["rows"]
-        rows.append(
-            [name]
-            + [
-                f"{counts[split]['not_hate']:,} / {counts[split]['hate']:,}"
-                for split in ("train", "validation", "test")
-            ]
-            + [
-                f"{report['duplicates']:,}",
-                f"{report['held_out_elsewhere']:,}",
-                f"{report['capped']:,}",
-            ]
-        )
-    return [
-        "## Data",
-        "",
-        "Rows per source and split (not_hate / hate) after label mapping, de-duplication, caps and "
-        "weights (`modeldistill data --data recipes/general.yaml --emoji-names --json`). "
-        "*Duplicates*: repeats within a split, kept once; *leaks removed*: texts also in a more "
-        "held-out split, dropped here; *capped*: training rows left out by `max_train_rows`.",
-        "",
-        *table(
-            ["source", "train", "validation", "test", "duplicates", "leaks removed", "capped"], rows
-        ),
-    ]
-
-
-def _score_row(name: str, metrics: dict | None) -> list[str]:
-    if metrics is None:
-        return [name] + ["–"] * 4
-    return [
-        name,
-        _f(metrics["hate"]["f1"]),
-        _f(metrics["macro_f1"]),
-        _f(metrics["roc_auc"]),
-        _f(metrics["accuracy"]),
-    ]
-
-
-def section_per_source(results: dict, seed: dict) -> list[str]:
-    models = {
-        "hate_speech18-only (models/hate_speech18, int8)": results["baseline"]["eval_general"],
-        "general teacher (fp32, 6 layers)": seed.get("teacher_eval_general"),
-        "general student (int8, 3 layers)": seed["eval_general"],
+        return None
+    return {
+        "mean": statistics.mean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else None,
     }
-    lines = [
-        "## Test split, pooled and per source",
-        "",
-        "Hate vs not-hate as the API decides it (P(hate) at each model's tuned threshold); ROC-AUC "
-        "of P(hate) does not depend on the threshold. `modeldistill evaluate MODEL --data "
-        "recipes/general.yaml --emoji-names`.",
-        "",
-    ]
-    sources = ["pooled"] + list((seed["eval_general"] or {}).get("by_source", {}))
-    for source in sources:
-        lines += [f"**{source}**", ""]
-        rows = []
-        for name, metrics in models.items():
-            part = (
-                metrics
-                if source == "pooled" or metrics is None
-                else metrics["by_source"].get(source)
-            )
-            rows.append(_score_row(name, part))
-        lines += table(["model", "hate F1", "macro-F1", "ROC-AUC", "accuracy"], rows) + [""]
-    return lines
-
-
-def section_hs18(results: dict, seed: dict) -> list[str]:
-    rows = [
-        _score_row(
-            "hate_speech18-only (models/hate_speech18, int8)", results["baseline"]["eval_hs18"]
-        ),
-        _score_row("general student (int8)", seed["eval_hs18"]),
-    ]
-    return [
-        "## hate_speech18's original test split",
-        "",
-        "The original project's 1,095 test rows, hate vs the three other labels "
-        "(`modeldistill evaluate MODEL --data ../shared/data/hate_speech18`).",
-        "",
-        *table(["model", "hate F1", "macro-F1", "ROC-AUC", "accuracy"], rows),
-    ]
-
-
-def section_check(results: dict, seed: dict) -> list[str]:
-    old, new = results["baseline"]["check"], seed["check"]
-    if not old or not new:
-        return ["## Behavioural check", "", "Not run."]
-    rows = [
-        [
-            "**all cases**",
-            "",
-            str(new["num_cases"]),
-            f"{old['accuracy']:.1%}",
-            f"{new['accuracy']:.1%}",
-        ]
-    ]
-    for name, case in new["cases"].items():
-        rows.append(
-            [
-                name,
-                case["expected"],
-                str(case["n"]),
-                f"{old['cases'][name]['accuracy']:.1%}",
-                f"{case['accuracy']:.1%}",
-            ]
-        )
-    group_rows = [
-        [
-            name,
-            str(group["n"]),
-            f"{old['groups'][name]['accuracy']:.1%}",
-            f"{group['accuracy']:.1%}",
-        ]
-        for name, group in new["groups"].items()
-    ]
-    return [
-        "## Behavioural check",
-        "",
-        "`modeldistill check MODEL`: sentences generated from this repository's templates "
-        "(`src/modeldistill/check/templates.py`), none of whose frames or hateful words is used in "
-        "training. Accuracy = share of sentences where the model's verdict is the expected one.",
-        "",
-        *table(["case type", "expected", "n", "hate_speech18-only", "general"], rows),
-        "",
-        *table(["group", "n", "hate_speech18-only", "general"], group_rows),
-    ]
-
-
-def section_loso(results: dict) -> list[str]:
-    if not results["loso"]:
-        return ["## Leave one source out", "", "Not run."]
-    rows = []
-    for source, pair in results["loso"].items():
-        left, base = pair["left_out"], pair["baseline"]
-        rows.append(
-            [
-                source,
-                _f(left["hate"]["f1"]),
-                _f(base["hate"]["f1"]),
-                _f(left["roc_auc"]),
-                _f(base["roc_auc"]),
-                "yes" if left["hate"]["f1"] > base["hate"]["f1"] else "no",
-            ]
-        )
-    settings = next(iter(results["loso"].values())).get("teacher") or {}
-    budget = f"{settings.get('max_train_samples') or 'all'} training rows, {settings.get('epochs')} epoch(s)"
-    return [
-        "## Leave one source out",
-        "",
-        "A teacher fine-tuned on every source but one (`scripts/leave_one_out.sh`: the teacher stage "
-        f"only, {budget}, for time; its threshold tuned on the other sources' validation split), "
-        "scored on the left-out source's test split beside the hate_speech18-only model. Neither "
-        "has seen that source. These teachers were trained with the training templates of the "
-        "first general model (before the additions described under *Training templates*).",
-        "",
-        *table(
-            [
-                "left-out source",
-                "hate F1, trained without it",
-                "hate F1, hate_speech18-only",
-                "ROC-AUC without it",
-                "ROC-AUC hate_speech18-only",
-                "beats hate_speech18-only",
-            ],
-            rows,
-        ),
-    ]
-
-
-def section_seeds(results: dict) -> list[str]:
-    seeds = results["seeds"]
-    rows = []
-    for name, run in seeds.items():
-        rows.append(
-            [
-                name,
-                _f(_public_mean_f1(run.get("eval_validation"))),
-                _f(run["eval_general"]["hate"]["f1"]),
-                _f(run["eval_general"]["macro_f1"]),
-                _f(run["eval_general"]["roc_auc"]),
-                _f(run["eval_hs18"]["hate"]["f1"] if run["eval_hs18"] else None),
-                f"{run['check']['accuracy']:.1%}" if run["check"] else "–",
-                _train_time(run),
-            ]
-        )
-
-    def values(key):
-        return [
-            run["eval_general"][key] if key != "hate" else run["eval_general"]["hate"]["f1"]
-            for run in seeds.values()
-        ]
-
-    rows.append(
-        [
-            "**mean ± std**",
-            _mean_std([_public_mean_f1(r.get("eval_validation")) for r in seeds.values()]),
-            _mean_std(values("hate")),
-            _mean_std(values("macro_f1")),
-            _mean_std(values("roc_auc")),
-            _mean_std([r["eval_hs18"]["hate"]["f1"] for r in seeds.values() if r["eval_hs18"]]),
-            _mean_std([100 * r["check"]["accuracy"] for r in seeds.values() if r["check"]], "%"),
-            "",
-        ]
-    )
-    return [
-        "## Seeds",
-        "",
-        f"The general recipe (`scripts/general_recipe.sh`, SEED=…) over {len(seeds)} seed(s).",
-        "",
-        *table(
-            [
-                "seed",
-                "validation: mean public hate F1",
-                "pooled hate F1",
-                "pooled macro-F1",
-                "pooled ROC-AUC",
-                "hate_speech18 hate F1",
-                "check",
-                "teacher + student training s",
-            ],
-            rows,
-        ),
-    ]
-
-
-def _train_time(run: dict) -> str:
-    parts = [(run.get(stage) or {}).get("train_seconds") for stage in ("teacher", "student")]
-    return "–" if None in parts else f"{sum(parts):.0f}"
 
 
 def _public_mean_f1(metrics: dict | None) -> float | None:
@@ -370,33 +133,79 @@ def _public_mean_f1(metrics: dict | None) -> float | None:
     return statistics.mean(scores) if scores else None
 
 
-def _per_source_f1(metrics: dict | None) -> list[str]:
+def _per_source_f1(metrics: dict | None) -> list[float | None]:
     by_source = (metrics or {}).get("by_source", {})
-    return [_f(by_source[s]["hate"]["f1"]) if s in by_source else "–" for s in SOURCES]
+    return [by_source[s]["hate"]["f1"] if s in by_source else None for s in SOURCES]
 
 
-SHORT = {
-    "hate_speech18": "hs18",
-    "davidson2017": "davidson",
-    "hatexplain": "hatexplain",
-    "hatemojibuild": "hatemoji",
-    "toxigen_statements": "toxigen",
-}
+def _check_accuracy(run: dict) -> float | None:
+    return run["check"]["accuracy"] if run["check"] else None
 
 
-def section_ablations(results: dict) -> list[str]:
-    ablations = results["ablations"]
-    if not ablations:
-        return ["## One change at a time", "", "Not run."]
+def _train_time(run: dict) -> float | None:
+    parts = [(run.get(stage) or {}).get("train_seconds") for stage in ("teacher", "student")]
+    return None if None in parts else sum(parts)
+
+
+def per_source(results: dict, seed: dict) -> list[dict]:
+    """Each model's scores pooled, then on each source the student was scored on."""
+    models = {
+        "hate_speech18-only (models/hate_speech18, int8)": results["baseline"]["eval_general"],
+        "general teacher (fp32, 6 layers)": seed.get("teacher_eval_general"),
+        "general student (int8, 3 layers)": seed["eval_general"],
+    }
+    sources = ["pooled"] + list((seed["eval_general"] or {}).get("by_source", {}))
+    return [
+        {
+            "source": source,
+            "rows": [
+                {
+                    "name": name,
+                    "metrics": metrics
+                    if source == "pooled" or metrics is None
+                    else metrics["by_source"].get(source),
+                }
+                for name, metrics in models.items()
+            ],
+        }
+        for source in sources
+    ]
+
+
+def loso(results: dict) -> dict | None:
+    if not results["loso"]:
+        return None
+    settings = next(iter(results["loso"].values())).get("teacher") or {}
+    return {
+        "rows": [
+            {
+                "source": source,
+                "left_out": pair["left_out"],
+                "baseline": pair["baseline"],
+                "beats": pair["left_out"]["hate"]["f1"] > pair["baseline"]["hate"]["f1"],
+            }
+            for source, pair in results["loso"].items()
+        ],
+        "train_rows": settings.get("max_train_samples") or "all",
+        "epochs": settings.get("epochs"),
+    }
+
+
+def ablations(results: dict) -> dict | None:
+    """Each variant against the base recipe's mean over its seeds: better or worse only beyond
+    twice the base's std."""
+    runs = results["ablations"]
+    if not runs:
+        return None
     base_scores = [
         _public_mean_f1(run["eval_validation"])
-        for name, run in ablations.items()
+        for name, run in runs.items()
         if name.startswith("base")
     ]
     base_mean = statistics.mean(base_scores)
     spread = statistics.stdev(base_scores) if len(base_scores) > 1 else 0.0
     rows = []
-    for name, run in ablations.items():
+    for name, run in runs.items():
         summary, metrics = run["summary"], run["eval_validation"]
         score = _public_mean_f1(metrics)
         delta = score - base_mean
@@ -409,219 +218,148 @@ def section_ablations(results: dict) -> list[str]:
         else:
             verdict = "within seed spread"
         rows.append(
-            [
-                summary["change"],
-                _f(score),
-                f"{delta:+.3f}",
-                verdict,
-                _f(metrics["hate"]["f1"]),
-                _f(metrics["roc_auc"]),
-                *_per_source_f1(metrics),
-                f"{run['check']['accuracy']:.1%}" if run["check"] else "–",
-                f"{summary['seconds']:.0f}",
-            ]
+            {
+                "change": summary["change"],
+                "score": score,
+                "delta": delta,
+                "verdict": verdict,
+                "metrics": metrics,
+                "per_source": _per_source_f1(metrics),
+                "check": _check_accuracy(run),
+                "seconds": summary["seconds"],
+            }
         )
-    first = next(iter(ablations.values()))["summary"]
-    better = [row[0] for row in rows if row[3] == "better"]
-    adoption = (
-        f" Better by that rule: {'; '.join(better)}. A change enters recipes/general.yaml only "
-        "after a full recipe at three seeds confirms it on validation; this one has not been run "
-        "that way yet."
-        if better
-        else ""
-    )
-    return [
-        "## One change at a time",
-        "",
-        "`python scripts/ablations.py`: a full recipe takes most of an hour on this CPU, so each "
-        f"variant trains the teacher stage only, on a seeded sample of {first['rows']:,} training "
-        f"rows for {first['epochs']} epoch (unless the change is the epochs), with its threshold "
-        "tuned on the general recipe's validation split, and is scored on that validation split: "
-        "nothing here saw a test row. The choice metric is the mean hate F1 over the five public "
-        "sources (pooled figures would reward the repository's own template rows). The base recipe "
-        f"was run at {len(base_scores)} seeds: mean {base_mean:.3f}, std {spread:.3f}; a change "
-        "counts as better or worse only beyond twice that std. The behavioural check is shown, "
-        "not used to choose. These runs used the training templates of the first general model "
-        f"(commit {first.get('commit', 'unknown')}), before the additions below." + adoption,
-        "",
-        *table(
-            [
-                "change",
-                "mean public hate F1",
-                "vs base mean",
-                "verdict",
-                "pooled hate F1",
-                "pooled ROC-AUC",
-                *(SHORT[s] for s in SOURCES),
-                "check",
-                "s",
-            ],
-            rows,
-        ),
-    ]
+    first = next(iter(runs.values()))["summary"]
+    return {
+        "rows": rows,
+        "train_rows": first["rows"],
+        "epochs": first["epochs"],
+        "commit": first.get("commit", "unknown"),
+        "base_seeds": len(base_scores),
+        "base_mean": base_mean,
+        "spread": spread,
+        "better": [row["change"] for row in rows if row["verdict"] == "better"],
+    }
 
 
-def section_ensemble(results: dict, seed: dict) -> list[str]:
-    ensemble = results.get("ensemble")
-    if not ensemble:
-        return [
-            "## An ensemble of teachers",
-            "",
-            "Not run on real data yet: `train --ensemble` (a student learning from the mean logits "
-            "of several teachers) is built and tested on tiny models; `bash "
-            "scripts/ensemble_student.sh` runs it on the seeds' teachers.",
-        ]
-    seed_scores = [
-        _public_mean_f1(run["eval_validation"])
-        for run in results["seeds"].values()
-        if run.get("eval_validation")
-    ]
-    spread = statistics.stdev(seed_scores) if len(seed_scores) > 1 else 0.0
-    delta = _public_mean_f1(ensemble["eval_validation"]) - _public_mean_f1(seed["eval_validation"])
-    verdict = "better" if delta > 2 * spread else "worse" if delta < -2 * spread else "no better"
-    rows = []
-    runs = {"seed 1234's teacher alone": seed, "mean logits of the seeds' teachers": ensemble}
-    for name, run in runs.items():
-        rows.append(
-            [
-                name,
-                _f(_public_mean_f1(run["eval_validation"])),
-                *_per_source_f1(run["eval_validation"]),
-                _f(run["eval_general"]["hate"]["f1"]),
-                _f(run["eval_hs18"]["hate"]["f1"] if run["eval_hs18"] else None),
-                f"{run['check']['accuracy']:.1%}" if run["check"] else "–",
-                _f((run.get("student") or {}).get("train_seconds"), 0),
-            ]
-        )
-    return [
-        "## An ensemble of teachers",
-        "",
-        "`bash scripts/ensemble_student.sh`: the odd student distilled, with seed 1234's settings, "
-        f"from the mean logits of the {len(seed_scores)} seeds' teachers (`train --ensemble`) "
-        f"instead of seed 1234's teacher alone. On validation it is {delta:+.3f} in mean public "
-        f"hate F1 against a seed-to-seed std of {spread:.3f}: {verdict}.",
-        "",
-        *table(
-            [
-                "student learns from",
-                "validation: mean public hate F1",
-                *(f"val {SHORT[s]}" for s in SOURCES),
-                "test: pooled hate F1",
-                "hate_speech18 hate F1",
-                "check",
-                "student s",
-            ],
-            rows,
-        ),
-    ]
-
-
-def section_templates(results: dict, seed: dict) -> list[str]:
+def templates(results: dict, seed: dict) -> list[dict] | None:
     previous = results.get("previous", {}).get("seed1234")
     if not previous:
-        return []
+        return None
     runs = {"earlier training templates": previous, "more training templates (shipped)": seed}
     rows = []
     for name, run in runs.items():
         check = run["check"] or {}
         rows.append(
-            [
-                name,
-                _f(_public_mean_f1(run["eval_validation"])),
-                *_per_source_f1(run["eval_validation"]),
-                _f(_public_mean_f1(run["eval_general"])),
-                f"{check['accuracy']:.1%}" if check else "–",
-                f"{check['cases']['negated hate']['accuracy']:.1%}" if check else "–",
-                f"{check['cases']['positive mention']['accuracy']:.1%}" if check else "–",
-            ]
+            {
+                "name": name,
+                "validation": _public_mean_f1(run["eval_validation"]),
+                "per_source": _per_source_f1(run["eval_validation"]),
+                "test": _public_mean_f1(run["eval_general"]),
+                "check": check.get("accuracy"),
+                "negated_hate": check["cases"]["negated hate"]["accuracy"] if check else None,
+                "positive_mention": check["cases"]["positive mention"]["accuracy"]
+                if check
+                else None,
+            }
         )
-    return [
-        "## Training templates, before and after",
-        "",
-        "The whole recipe (teacher and student, seed 1234) with the training templates of the "
-        "first general model and with the ones shipped now (more negations, counter-speech, "
-        "friendly mentions of groups and countries, calls to exclude a group: "
-        "`src/modeldistill/check/training.py`, still disjoint from the check's). Validation "
-        "decides; test and the check are shown beside it.",
-        "",
-        *table(
-            [
-                "training templates",
-                "validation: mean public hate F1",
-                *(f"val {SHORT[s]}" for s in SOURCES),
-                "test: mean public hate F1",
-                "check",
-                "check: negated hate",
-                "check: positive mention",
-            ],
-            rows,
-        ),
+    return rows
+
+
+def ensemble(results: dict, seed: dict) -> dict | None:
+    """The student distilled from the seeds' teachers' mean logits against seed 1234's, judged
+    on validation against twice the seed-to-seed std."""
+    run = results.get("ensemble")
+    if not run:
+        return None
+    seed_scores = [
+        _public_mean_f1(r["eval_validation"])
+        for r in results["seeds"].values()
+        if r.get("eval_validation")
     ]
+    spread = statistics.stdev(seed_scores) if len(seed_scores) > 1 else 0.0
+    delta = _public_mean_f1(run["eval_validation"]) - _public_mean_f1(seed["eval_validation"])
+    verdict = "better" if delta > 2 * spread else "worse" if delta < -2 * spread else "no better"
+    runs = {"seed 1234's teacher alone": seed, "mean logits of the seeds' teachers": run}
+    return {
+        "teachers": len(seed_scores),
+        "delta": delta,
+        "spread": spread,
+        "verdict": verdict,
+        "rows": [
+            {
+                "name": name,
+                "validation": _public_mean_f1(r["eval_validation"]),
+                "per_source": _per_source_f1(r["eval_validation"]),
+                "pooled_hate_f1": r["eval_general"]["hate"]["f1"],
+                "hs18_hate_f1": r["eval_hs18"]["hate"]["f1"] if r["eval_hs18"] else None,
+                "check": _check_accuracy(r),
+                "student_seconds": (r.get("student") or {}).get("train_seconds"),
+            }
+            for name, r in runs.items()
+        ],
+    }
 
 
-def section_speed(results: dict, seed: dict) -> list[str]:
-    lines = ["## Time, size and latency", ""]
-    teacher, student = seed.get("teacher") or {}, seed.get("student") or {}
-    lines.append(
-        "Training wall time on this 2-core machine (`train_seconds` in each folder's metrics): "
-        f"teacher {_f(teacher.get('train_seconds'), 0)} s, student (teacher logits included) "
-        f"{_f(student.get('train_seconds'), 0)} s, together {_train_time(seed)} s."
-        + (f" int8 student: {seed['size_bytes'] / 1e6:.1f} MB." if seed.get("size_bytes") else "")
-    )
+def seeds(results: dict) -> dict:
+    runs = results["seeds"]
+    rows = [
+        {
+            "name": name,
+            "validation": _public_mean_f1(run.get("eval_validation")),
+            "hate_f1": run["eval_general"]["hate"]["f1"],
+            "macro_f1": run["eval_general"]["macro_f1"],
+            "roc_auc": run["eval_general"]["roc_auc"],
+            "hs18_hate_f1": run["eval_hs18"]["hate"]["f1"] if run["eval_hs18"] else None,
+            "check": _check_accuracy(run),
+            "train_seconds": _train_time(run),
+        }
+        for name, run in runs.items()
+    ]
+    checks = [100 * row["check"] for row in rows if row["check"] is not None]
+    return {
+        "rows": rows,
+        "mean": {
+            **{
+                key: _mean_std([row[key] for row in rows])
+                for key in ("validation", "hate_f1", "macro_f1", "roc_auc", "hs18_hate_f1")
+            },
+            "check_percent": _mean_std(checks),
+        },
+    }
+
+
+def speed(results: dict, seed: dict) -> dict:
     bench = results.get("bench")
-    if bench:
-        rows = [
-            [
-                row["model"],
-                row["backend"],
-                str(row["batch_size"]),
-                f"{row['p50_ms']:.2f}",
-                f"{row['p95_ms']:.2f}",
-                f"{row['tokenize_p50_ms']:.2f}",
-                f"{row['texts_per_s']:.0f}",
-                f"{row['size_mb']:.1f}",
-            ]
-            for row in bench["results"]
-        ]
-        lines += [
-            "",
-            "`modeldistill bench --model models/default --model models/hate_speech18 --backends "
-            "onnx-int8 --batch-sizes 1,32 --calls 300` on this machine "
-            f"({bench.get('machine', {}).get('cpus', '?')} CPUs):",
-            "",
-            *table(
-                ["model", "backend", "batch", "p50 ms", "p95 ms", "tokenise ms", "texts/s", "MB"],
-                rows,
-            ),
-        ]
-    return lines
+    return {
+        "teacher_seconds": (seed.get("teacher") or {}).get("train_seconds"),
+        "student_seconds": (seed.get("student") or {}).get("train_seconds"),
+        "train_seconds": _train_time(seed),
+        "size_mb": seed["size_bytes"] / 1e6 if seed.get("size_bytes") else None,
+        "bench": bench["results"] if bench else None,
+        "cpus": bench.get("machine", {}).get("cpus", "?") if bench else None,
+    }
 
 
-def render(results: dict) -> str:
+def context(results: dict) -> dict:
+    """What the template prints: the gathered figures, and the choices made from them."""
     reference = results["seeds"].get("seed1234") or next(iter(results["seeds"].values()))
-    parts = [
-        "# Generalisation: one detector for hate written anywhere",
-        "",
-        "Generated by `python scripts/generalisation_report.py` from the runs of "
-        "`scripts/general_recipe.sh` and `scripts/leave_one_out.sh` (figures in "
-        "[generalisation/results.json](generalisation/results.json)). Every number below was "
-        "measured; nothing was tuned on a test split.",
-        "",
-    ]
-    for section in (
-        section_data(results),
-        section_per_source(results, reference),
-        section_hs18(results, reference),
-        section_check(results, reference),
-        section_loso(results),
-        section_ablations(results),
-        section_templates(results, reference),
-        section_ensemble(results, reference),
-        section_seeds(results),
-        section_speed(results, reference),
-    ):
-        parts += section + [""]
-    return "\n".join(parts).rstrip() + "\n"
+    return {
+        "short": SHORT,
+        "data": results["data"],
+        "per_source": per_source(results, reference),
+        "hs18": {
+            "hate_speech18-only (models/hate_speech18, int8)": results["baseline"]["eval_hs18"],
+            "general student (int8)": reference["eval_hs18"],
+        },
+        "check": {"old": results["baseline"]["check"], "new": reference["check"]},
+        "loso": loso(results),
+        "ablations": ablations(results),
+        "templates": templates(results, reference),
+        "ensemble": ensemble(results, reference),
+        "seeds": seeds(results),
+        "speed": speed(results, reference),
+    }
 
 
 def main() -> int:
@@ -639,7 +377,7 @@ def main() -> int:
         results = gather(args.runs)
         store.parent.mkdir(parents=True, exist_ok=True)
         store.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    args.out.write_text(render(results), encoding="utf-8")
+    args.out.write_text(render(TEMPLATE, **context(results)), encoding="utf-8")
     return 0
 
 

@@ -1,5 +1,6 @@
-"""The generated report is what its committed figures render to: nobody edited a number by hand,
-and a change to the renderer shows up as a diff of docs/generalisation.md."""
+"""The generated reports are what their committed figures render to: nobody edited a number by
+hand, and a change to a template or a renderer shows up as a diff of docs/generalisation.md or
+docs/results.md."""
 
 from __future__ import annotations
 
@@ -29,3 +30,15 @@ def test_generalisation_report_renders_from_its_committed_figures(tmp_path, monk
     assert out.read_text(encoding="utf-8") == (DOCS / "generalisation.md").read_text(
         encoding="utf-8"
     )
+
+
+def test_results_report_renders_from_its_committed_figures(tmp_path, monkeypatch):
+    summarize = _load_script("summarize")
+    (tmp_path / "results").mkdir()
+    shutil.copy(DOCS / "results" / "results.json", tmp_path / "results")
+    # The hand-written reading of the tables is read from beside the report, as in docs/.
+    shutil.copy(DOCS / "results-notes.md", tmp_path)
+    out = tmp_path / "results.md"
+    monkeypatch.setattr(sys, "argv", ["summarize.py", "--from-json", "--out", str(out)])
+    assert summarize.main() == 0
+    assert out.read_bytes() == (DOCS / "results.md").read_bytes()

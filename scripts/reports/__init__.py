@@ -1,0 +1,1 @@
+"""Templates, data files and the rendering helper of the generated reports under docs/."""
