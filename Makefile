@@ -1,4 +1,5 @@
-# Model Distillation: `make demo` serves the shipped model, `make test` runs the tests.
+# Model Distillation: `make demo` serves the shipped model (core install: no torch), `make test`
+# runs the tests (dev install: everything).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,9 +8,11 @@ TORCH ?= torch==2.13.0
 PORT ?= 8000
 # The libraries whose floors in pyproject.toml `make test-floors` installs exactly and tests.
 FLOORS_VENV ?= .venv-floors
-CORE ?= torch transformers peft datasets onnxruntime fastapi accelerate pydantic
+# The core install alone (serving, predict, evaluate, check, bench on ONNX folders): no torch.
+CORE_VENV ?= .venv-core
+CORE ?= torch transformers peft datasets onnxruntime fastapi accelerate pydantic uvicorn
 
-.PHONY: install browser demo test test-fast test-floors lint format experiment clean
+.PHONY: install install-core browser demo test test-fast test-floors test-core lint format experiment clean
 
 install: $(VENV)/.installed
 
@@ -20,6 +23,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
+install-core: $(CORE_VENV)/.installed
+
+$(CORE_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CORE_VENV)/bin/python -m pip install --quiet -e .
+	touch $@
+
 # Debian's Chromium for the browser test (skipped with a reason when it is missing).
 browser:
 	@if [ -x /usr/bin/chromium ]; then echo "chromium: /usr/bin/chromium"; \
@@ -28,8 +39,8 @@ browser:
 		|| echo "chromium could not be installed: the browser test will be skipped"; \
 	else echo "install Debian's chromium (sudo apt-get install chromium) to run the browser test"; fi
 
-demo: install
-	$(BIN)/modeldistill serve --port $(PORT)
+demo: install-core
+	$(CORE_VENV)/bin/modeldistill serve --port $(PORT)
 
 test: install browser
 	$(BIN)/python -m pytest
@@ -53,17 +64,22 @@ $(FLOORS_VENV)/.installed: pyproject.toml scripts/floors.py
 		-r $(FLOORS_VENV)/floors.txt -e ".[dev]"
 	touch $@
 
+# The core environment serves and scores the shipped model with torch absent (tests_core/).
+test-core: install-core
+	$(CORE_VENV)/bin/python -m pip install --quiet pytest pytest-timeout
+	MODELDISTILL_CORE_TEST=1 $(CORE_VENV)/bin/python -m pytest tests_core -p no:cacheprovider
+
 lint: install
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests tests_core scripts
+	$(BIN)/ruff format --check src tests tests_core scripts
 
 format: install
-	$(BIN)/ruff format src tests scripts
-	$(BIN)/ruff check --fix src tests scripts
+	$(BIN)/ruff format src tests tests_core scripts
+	$(BIN)/ruff check --fix src tests tests_core scripts
 
 # The real-data experiment behind docs/results.md (hours on a 2-core CPU).
 experiment: install
 	bash scripts/reproduce.sh
 
 clean:
-	rm -rf $(VENV) $(FLOORS_VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts
+	rm -rf $(VENV) $(FLOORS_VENV) $(CORE_VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts

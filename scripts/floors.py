@@ -12,7 +12,7 @@ from pathlib import Path
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 # A dependency string such as "uvicorn[standard]>=0.29" (the floor is what follows >=).
-ENTRY = re.compile(r'"([A-Za-z0-9_.-]+)(\[[^\]]*\])?>=([^",;\s]+)')
+ENTRY = re.compile(r'"([A-Za-z0-9_.-]+)(\[[^\]]*\])?>=([^",;<\s]+)')
 
 
 def floors(text: str) -> dict[str, str]:

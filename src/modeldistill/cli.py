@@ -15,7 +15,7 @@ import os
 import sys
 
 from modeldistill import __version__
-from modeldistill.errors import UserError
+from modeldistill.errors import UserError, missing_extra
 
 # command -> (module, its flags function, its entry point, summary). Only the chosen command's
 # module is imported, and each imports its heavy libraries after the flags are read.
@@ -115,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(getattr(module, entry_point)(args) or 0)
     except UserError as error:
         print(f"modeldistill {command}: error: {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        extra = missing_extra(error, f"`modeldistill {command}`")
+        if extra is None:
+            raise
+        print(f"modeldistill {command}: error: {extra}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader (`| head`) went away: stop quietly, and keep Python from complaining at exit.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from modeldistill.errors import UserError
+from modeldistill.errors import UserError, missing_extra
 from modeldistill.settings import available_cpus
 
 log = logging.getLogger(__name__)
@@ -81,8 +81,11 @@ class OnnxRunner:
 
 class TorchRunner:
     def __init__(self, path: Path, threads: int | None):
-        import torch
-        from transformers import AutoModelForSequenceClassification
+        try:
+            import torch
+            from transformers import AutoModelForSequenceClassification
+        except ModuleNotFoundError as error:
+            raise missing_extra(error, f"the torch backend ({path.name})") or error from None
 
         self.torch = torch
         if threads:
