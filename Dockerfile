@@ -1,11 +1,10 @@
 # The web app and API in a container: `docker build -t modeldistill .` then
 # `docker run --rm -p 127.0.0.1:8000:8000 modeldistill` (or `docker compose up`).
 # The image serves the exported model in models/default; mount another folder and set
-# MODELDISTILL_MODEL to serve that instead. Not exercised by CI (no Docker on those machines).
-FROM python:3.11-slim
-
-# The CPU build of torch: the default wheel on Linux brings gigabytes of CUDA libraries.
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# MODELDISTILL_MODEL to serve that instead. The image holds the core install only (serving needs
+# no torch or transformers: see docs/architecture.md, "Install extras").
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -19,8 +18,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip install --index-url "$TORCH_INDEX_URL" torch \
-    && pip install . swagger-ui-bundle-v2
+RUN pip install . \
+    && python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is not None)"
 COPY models/default ./models/default
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app

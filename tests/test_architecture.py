@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ import pytest
 from modeldistill.cli import STAGES
 from modeldistill.inference.backends import BACKENDS
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "modeldistill"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = REPO_ROOT / "src" / "modeldistill"
 MAX_LINES = 450
 # The shared leaves at the top of the package; each stage is a subpackage.
 LEAVES = {"errors", "labels", "settings", "paths", "text", "artifacts"}
@@ -42,32 +44,17 @@ ALLOWED = {
 }
 
 
-def _modules() -> dict[str, Path]:
-    found = {}
-    for path in PACKAGE.rglob("*.py"):
-        parts = path.relative_to(PACKAGE).with_suffix("").parts
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        found[".".join(("modeldistill", *parts)).rstrip(".")] = path
-    return found
+def _architecture_script():
+    spec = importlib.util.spec_from_file_location(
+        "architecture_doc", REPO_ROOT / "scripts" / "architecture_doc.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def import_graph() -> dict[str, set[str]]:
-    """Module -> the package modules it imports, at the top or inside a function alike (a
-    function-level import hides a circle; it does not remove it)."""
-    modules = _modules()
-    graph: dict[str, set[str]] = {}
-    for name, path in modules.items():
-        targets = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("modeldistill"):
-                for alias in node.names:
-                    submodule = f"{node.module}.{alias.name}"
-                    targets.add(submodule if submodule in modules else node.module)
-            elif isinstance(node, ast.Import):
-                targets |= {a.name for a in node.names if a.name.startswith("modeldistill")}
-        graph[name] = {t for t in targets if t in modules and t not in (name, "modeldistill")}
-    return graph
+ARCHITECTURE = _architecture_script()
+import_graph = ARCHITECTURE.import_graph
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -179,3 +166,10 @@ def test_every_backend_flag_offers_what_the_classifier_loads(command):
         assert tuple(action.choices) == BACKENDS
     else:
         assert all(name in action.help for name in BACKENDS)
+
+
+def test_the_architecture_page_matches_the_code():
+    # `python scripts/architecture_doc.py` rewrites it after a module is added, moved or renamed.
+    assert (REPO_ROOT / "docs" / "architecture.md").read_text(encoding="utf-8") == (
+        ARCHITECTURE.render_page()
+    )

@@ -56,6 +56,11 @@ def stem(name: str) -> str:
     return Path(name).stem
 
 
+def code(name: str) -> str:
+    """A name as inline Markdown code."""
+    return f"`{name}`"
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE),
@@ -76,6 +81,7 @@ def environment() -> jinja2.Environment:
         unwrap=unwrap,
         reflow=reflow,
         stem=stem,
+        code=code,
     )
     return env
 
