@@ -17,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = REPO_ROOT / "src" / "modeldistill"
 MAX_LINES = 450
 # The shared leaves at the top of the package; each stage is a subpackage.
-LEAVES = {"errors", "labels", "settings", "paths", "text", "artifacts"}
+LEAVES = {"errors", "labels", "settings", "paths", "text", "artifacts", "reporting"}
 # What each part may import besides the leaves (and itself). Imports run from stages down to the
 # libraries they use: inference knows nothing of training, serving nothing of the build stages.
 ALLOWED = {
@@ -26,6 +26,7 @@ ALLOWED = {
     "settings": {"errors"},
     "paths": {"errors"},
     "text": set(),
+    "reporting": set(),
     # run_config.json holds the train settings: the one leaf that reads a stage's config module.
     "artifacts": {"errors", "settings", "train.config"},
     "train.config": {"errors", "settings", "paths"},

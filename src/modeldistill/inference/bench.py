@@ -22,6 +22,8 @@ from modeldistill.errors import UserError
 from modeldistill.inference.backends import BACKEND_FILES
 from modeldistill.inference.classifier import Classifier
 from modeldistill.inference.samples import CHECK_TEXTS
+from modeldistill.reporting import MISSING, figure
+from modeldistill.reporting import markdown_table as reporting_table
 from modeldistill.settings import available_cpus, option, require, to_jsonable
 
 
@@ -126,23 +128,24 @@ def bench_model(model: Path, config: BenchConfig, texts: list[str], truth: list[
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    def number(value: float | None, digits: int) -> str:
-        return "–" if value is None else f"{value:.{digits}f}"
-
-    lines = [
-        "| model | backend | batch | p50 ms | p95 ms | tokenise ms | texts/s | size MB "
-        "| agreement | macro-F1 |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    header = ["model", "backend", "batch", "p50 ms", "p95 ms", "tokenise ms", "texts/s"]
+    header += ["size MB", "agreement", "macro-F1"]
+    cells = [
+        [
+            r["model"],
+            r["backend"],
+            r["batch_size"],
+            figure(r["p50_ms"], 2),
+            figure(r["p95_ms"], 2),
+            figure(r["tokenize_p50_ms"], 2),
+            figure(r["texts_per_s"], 0),
+            figure(r["size_mb"], 1),
+            MISSING if r["agreement"] is None else f"{100 * r['agreement']:.1f}%",
+            figure(r["macro_f1"], 4),
+        ]
+        for r in rows
     ]
-    for r in rows:
-        agreement = "–" if r["agreement"] is None else f"{100 * r['agreement']:.1f}%"
-        lines.append(
-            f"| {r['model']} | {r['backend']} | {r['batch_size']} | {number(r['p50_ms'], 2)} | "
-            f"{number(r['p95_ms'], 2)} | {number(r['tokenize_p50_ms'], 2)} "
-            f"| {number(r['texts_per_s'], 0)} | {number(r['size_mb'], 1)} "
-            f"| {agreement} | {number(r['macro_f1'], 4)} |"
-        )
-    return "\n".join(lines)
+    return reporting_table(header, cells, numeric=[False, False] + [True] * 8)
 
 
 def run_bench(models: list[Path], config: BenchConfig) -> dict[str, Any]:

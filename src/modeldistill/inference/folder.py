@@ -17,6 +17,16 @@ log = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 0.5
 
 DEFAULT_MAX_LENGTH = 128
+# A text longer than the model's window is read in overlapping windows and sentence by sentence;
+# past this many passages it is refused (5,000 characters of ordinary prose are about 13 windows
+# of 128 tokens and 60 sentences).
+DEFAULT_MAX_WINDOWS = 128
+
+
+def window_overlap(max_length: int) -> int:
+    """Tokens that consecutive windows share, so that a phrase cut at the end of one window is
+    read whole at the start of the next."""
+    return max_length // 4
 
 
 def labels_from_config(config: dict[str, Any], path: Path) -> list[str]:
@@ -41,7 +51,7 @@ def labels_from_config(config: dict[str, Any], path: Path) -> list[str]:
 
 
 def load_tokenizer(path: Path, max_length: int) -> tuple[Any, int]:
-    """A fast (Rust) tokenizer that truncates to max_length, does not pad, and reports overflow."""
+    """A fast (Rust) tokenizer that cuts texts into windows of max_length tokens, unpadded."""
     from tokenizers import Tokenizer
 
     try:
@@ -54,7 +64,8 @@ def load_tokenizer(path: Path, max_length: int) -> tuple[Any, int]:
     except Exception as error:  # tokenizers and transformers raise many types for bad files
         raise UserError(f"cannot load the tokenizer in {path}: {error}") from error
     tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length)
+    # Overflowing tokens come back as further windows that share `window_overlap` tokens.
+    tokenizer.enable_truncation(max_length, stride=window_overlap(max_length))
     padding = (
         read_json_object(path / "tokenizer_config.json")
         if (path / "tokenizer_config.json").is_file()
