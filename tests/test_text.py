@@ -100,8 +100,8 @@ def test_lookalike_letters_in_latin_words_become_latin():
         "kill all immigrants, they are parasites"
     )
     assert map_lookalikes("Ηate Μuslims") == "Hate Muslims"  # Greek capitals
-    # A word made only of lookalikes in a mostly Latin text: "а" alone is too short to tell.
-    assert map_lookalikes("they аrе sсum and а рest") == "they are scum and а pest"
+    # Words made only of lookalikes, in a mostly Latin text.
+    assert map_lookalikes("they аrе sсum, а рest") == "they are scum, a pest"
 
 
 @pytest.mark.parametrize(
@@ -127,7 +127,8 @@ def test_fullwidth_mathematical_and_circled_letters_become_plain():
 @pytest.mark.parametrize(
     ("spaced", "joined"),
     [
-        ("i h a t e them", "i hate them"),
+        ("I m m i g r a n t s are welcome", "Immigrants are welcome"),
+        ("we i n v i t e them", "we invite them"),
         ("they are d i s g u s t i n g", "they are disgusting"),
         ("k.i.l.l them", "kill them"),
         ("k-i-l-l them", "kill them"),
@@ -146,6 +147,7 @@ def test_letter_spaced_words_are_joined(spaced, joined):
         ("you 1d10t", "you idiot"),
         ("k1ll them", "kill them"),
         ("w0r7hl355 p4r4s1t3s", "worthless parasites"),
+        ("r475 and dyk35", "rats and dykes"),
         ("I h@te $cum", "I hate scum"),
         ("5 people in 2024", "5 people in 2024"),
         ("the 1st at 5pm, 4k video", "the 1st at 5pm, 4k video"),

@@ -117,8 +117,9 @@ _SPACED = re.compile(
 _LEET_HINT = re.compile(r"[A-Za-z][013457@$]|[013457@$][A-Za-z]")
 _LEET_WORD = re.compile(r"[\w@$]+")
 _LEET = str.maketrans("013457@$", "oieastas")
-# Numbers with a unit or an ordinal, and names ending in a number: "1st", "5pm", "4k", "mp3".
-_NUMBER_WORD = re.compile(r"\d+[A-Za-z]{1,2}|[A-Za-z]+\d+")
+# Numbers with a unit or an ordinal, and names ending in one digit: "1st", "5pm", "4k", "mp3". A
+# longer tail of digits ("r475", "dyk35") is far more often leetspeak than a name.
+_NUMBER_WORD = re.compile(r"\d+[A-Za-z]{1,2}|[A-Za-z]{2,}\d")
 
 
 def resolve_bidi(text: str) -> str:
@@ -208,7 +209,7 @@ def map_lookalikes(text: str) -> str:
         if not any(char in table for char in word):
             return word
         mixed = any(_is_latin(char) for char in word)
-        all_lookalikes = len(word) > 1 and all(char in table for char in word)
+        all_lookalikes = all(char in table for char in word)
         if mixed or (mostly_latin and all_lookalikes):
             return "".join(table.get(char, char) for char in word)
         return word
@@ -226,18 +227,11 @@ def deobfuscate_characters(text: str) -> str:
     return map_lookalikes(remove_invisible(resolve_bidi(text)))
 
 
-def _join_letters(match: re.Match) -> str:
-    letters = match.group(0)[::2]
-    # "I h a t e them": a leading "I" or "a" is more likely a word of its own than a first letter.
-    if letters[0] in "aAiI" and len(letters) > 3:
-        return f"{letters[0]} {letters[1:]}"
-    return letters
-
-
 def join_spaced_letters(text: str) -> str:
     """Words spelt out letter by letter joined again: "h a t e" -> "hate", "k.i.l.l" -> "kill";
     two single letters ("a b") stay as they are."""
-    return _SPACED.sub(_join_letters, text)
+    # A leading "I" or "a" is joined too: "I m m i g r a n t s" is commoner than "I h a t e".
+    return _SPACED.sub(lambda match: match.group(0)[::2], text)
 
 
 def _unleet(match: re.Match) -> str:
