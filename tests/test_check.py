@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +128,93 @@ def test_check_refuses_bad_targets_and_models_without_hate(tmp_path, capsys):
     assert "--min-accuracy must be in [0, 1]" in capsys.readouterr().err
     with pytest.raises(UserError):
         CheckConfig(max_group_gap=-0.1)
+
+
+def test_every_obfuscation_rewrites_every_sentence_and_keeps_its_label():
+    from modeldistill.synthetic.obfuscate import (
+        OBFUSCATIONS,
+        obfuscated_sentences,
+        plain_sentences,
+    )
+
+    plain = plain_sentences()
+    variants = obfuscated_sentences()
+    labels = {text: label for text, label, _ in plain}
+    assert Counter(v.obfuscation for v in variants) == {name: len(plain) for name in OBFUSCATIONS}
+    assert all(v.text != v.plain and v.label == labels[v.plain] for v in variants)
+    shown = {(v.obfuscation, v.plain): v.text for v in variants}
+    text = "Muslims are disgusting."
+    assert shown["fullwidth", text] == "Ｍｕｓｌｉｍｓ ａｒｅ ｄｉｓｇｕｓｔｉｎｇ．"
+    assert shown["circled", text] == "Ⓜⓤⓢⓛⓘⓜⓢ ⓐⓡⓔ ⓓⓘⓢⓖⓤⓢⓣⓘⓝⓖ."
+    assert shown["bidi override, reversed storage", text] == "\u202e.gnitsugsid era smilsuM\u202c"
+    # The one-word obfuscations change the word that carries the hate.
+    assert shown["letter spacing, one word", text] == "Muslims are d i s g u s t i n g."
+    assert shown["leetspeak, one word", text] == "Muslims are d15gu571ng."
+    assert shown["after ~150 tokens of harmless text", text].endswith(" " + text)
+
+
+def test_deobfuscation_undoes_the_character_obfuscations_of_every_sentence():
+    from modeldistill.synthetic.obfuscate import WHOLE_SENTENCE, obfuscated_sentences
+    from modeldistill.text import deobfuscate
+
+    for variant in obfuscated_sentences():
+        if variant.obfuscation in WHOLE_SENTENCE or variant.obfuscation == "leetspeak, one word":
+            assert deobfuscate(variant.text) == variant.plain, variant
+
+
+def test_training_data_is_not_made_with_the_check_obfuscator():
+    from modeldistill.synthetic.obfuscate import obfuscated_sentences
+
+    # Only the check may import the obfuscator.
+    package = Path(training.__file__).parents[1]
+    users = {
+        path.relative_to(package).parts[0]
+        for path in package.rglob("*.py")
+        if "synthetic.obfuscate" in path.read_text(encoding="utf-8")
+    }
+    assert users == {"check"}
+    obfuscated = {v.text.lower() for v in obfuscated_sentences()}
+    assert not obfuscated & {row.text.lower() for row in generate_training_rows()}
+
+
+def test_obfuscation_targets_are_relative_to_the_plain_sentences():
+    from modeldistill.artifacts import BatchInvariance, ObfuscationScore
+    from modeldistill.check.obfuscation import obfuscation_failures
+
+    def score(recall, fpr):
+        return ObfuscationScore(recall=recall, false_positive_rate=fpr, hateful=10, harmless=10)
+
+    steady = BatchInvariance(texts=10, batch_size=32, flips=0, max_probability_difference=0.0)
+    plain = score(0.8, 0.1)
+    assert obfuscation_failures({"plain": plain, "a": score(0.76, 0.12)}, steady) == []
+    missed = obfuscation_failures({"plain": plain, "a": score(0.75, 0.13)}, steady)
+    assert len(missed) == 2 and "recall" in missed[0] and "false-positive" in missed[1]
+    flipped = steady.model_copy(update={"flips": 1})
+    assert obfuscation_failures({"plain": plain}, flipped)[0].startswith("batch invariance")
+
+
+def test_the_obfuscation_section_counts_only_when_required(tiny_bert_dir):
+    from modeldistill.artifacts import CheckSummary
+    from modeldistill.check.obfuscation import PLAIN
+    from modeldistill.check.run import format_report
+    from modeldistill.inference.classifier import Classifier
+    from modeldistill.synthetic.obfuscate import OBFUSCATIONS, plain_sentences
+
+    classifier = Classifier.load(tiny_bert_dir, backend="torch")
+    lenient = {"min_accuracy": 0, "min_case_accuracy": 0, "max_group_gap": 1}
+    result = run_check(classifier, CheckConfig(**lenient))
+    assert list(result.obfuscations) == [PLAIN, *OBFUSCATIONS]
+    assert result.obfuscations[PLAIN].hateful + result.obfuscations[PLAIN].harmless == len(
+        plain_sentences()
+    )
+    assert result.batch_invariance.texts == len(plain_sentences())
+    assert result.passed and result.obfuscation_passed == (not result.obfuscation_failures)
+    assert "batch invariance:" in format_report(result)
+    required = run_check(classifier, CheckConfig(**lenient, require_obfuscation=True))
+    assert required.failures == required.obfuscation_failures
+    assert required.passed == (not required.obfuscation_failures)
+    # A check.json written before the section existed still reads.
+    old = result.to_dict()
+    for key in ("obfuscations", "batch_invariance", "obfuscation_failures", "obfuscation_passed"):
+        del old[key]
+    assert CheckSummary.model_validate(old).obfuscations is None

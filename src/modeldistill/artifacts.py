@@ -141,6 +141,25 @@ class CaseScore(_Strict):
     expected: str | None = None  # case types only: the verdict every sentence of the case expects
 
 
+class ObfuscationScore(_Strict):
+    """The check's hateful and harmless sentences through one obfuscation (or as written)."""
+
+    recall: float  # share of the hateful sentences flagged
+    false_positive_rate: float  # share of the harmless sentences flagged
+    hateful: int
+    harmless: int
+
+
+class BatchInvariance(_Strict):
+    """The same sentences scored one at a time and in batches: a verdict must not depend on which
+    other texts were sent along."""
+
+    texts: int
+    batch_size: int
+    flips: int
+    max_probability_difference: float
+
+
 class CheckSummary(_Strict):
     """`check.json`: the behavioural check's result (`modeldistill check`), per case and group."""
 
@@ -156,6 +175,13 @@ class CheckSummary(_Strict):
     passed: bool
     # Every sentence with its P(hate), when the run was asked to keep them (`check --out`).
     sentences: list[dict[str, Any]] | None = None
+    # The obfuscation section, absent from files written before it existed: scores as written
+    # ("plain") and per obfuscation, batch invariance, and its own targets and verdict, which
+    # count in `passed` only when the check was run with --require-obfuscation.
+    obfuscations: dict[str, ObfuscationScore] | None = None
+    batch_invariance: BatchInvariance | None = None
+    obfuscation_failures: list[str] | None = None
+    obfuscation_passed: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

@@ -9,6 +9,12 @@ of one person for what they did, and profanity must not be flagged; derogation, 
 threats, slurs, hate phrased as an opinion or a question, and misspelt hate must be. A sentence
 is flagged when the model's P(hate) reaches its tuned threshold, exactly as the API decides.
 The command prints accuracy per case type and per group and exits 1 when a target is missed.
+
+Its obfuscation section (`check/obfuscation.py`) scores the hateful and harmless sentences written
+the ways people dodge filters, and the same sentences alone and in batches. Its targets are
+reported on their own (`obfuscation_passed`) and count in the verdict only with
+--require-obfuscation: a model exported before text preparation could undo obfuscation would
+otherwise fail every check, `export --data` included, for what it was never built to do.
 """
 
 from __future__ import annotations
@@ -18,6 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modeldistill.artifacts import CaseScore, CheckSummary
+from modeldistill.check.obfuscation import (
+    MAX_FALSE_POSITIVE_RISE,
+    MIN_RECALL_SHARE,
+    batch_invariance,
+    format_obfuscations,
+    obfuscation_failures,
+    score_obfuscations,
+)
 from modeldistill.errors import UserError
 from modeldistill.inference.backends import BACKEND_HELP, require_backend
 from modeldistill.settings import option, require
@@ -29,6 +43,10 @@ class CheckConfig:
     min_case_accuracy: float = option(0.60, "fail when any case type is below this share")
     max_group_gap: float = option(
         0.10, "fail when any group's accuracy is this far below the mean over groups"
+    )
+    obfuscation: bool = option(True, "score the obfuscation and batch-invariance section")
+    require_obfuscation: bool = option(
+        False, "count the obfuscation section's targets in the verdict (exit 1 when missed)"
     )
     backend: str = option("auto", BACKEND_HELP)
     out: Path | None = option(None, "also write the full result (every sentence) as JSON here")
@@ -93,6 +111,19 @@ def run_check(classifier, config: CheckConfig | None = None) -> CheckSummary:
         for name, value in groups.items()
         if group_mean - value > config.max_group_gap
     ]
+    section: dict = {}
+    if config.obfuscation or config.require_obfuscation:
+        scores = score_obfuscations(classifier)
+        batches = batch_invariance(classifier)
+        missed = obfuscation_failures(scores, batches)
+        section = {
+            "obfuscations": scores,
+            "batch_invariance": batches,
+            "obfuscation_failures": missed,
+            "obfuscation_passed": not missed,
+        }
+        if config.require_obfuscation:
+            failures += missed
     return CheckSummary(
         model=str(classifier.path),
         threshold=classifier.threshold,
@@ -110,10 +141,21 @@ def run_check(classifier, config: CheckConfig | None = None) -> CheckSummary:
             "min_accuracy": config.min_accuracy,
             "min_case_accuracy": config.min_case_accuracy,
             "max_group_gap": config.max_group_gap,
+            **(
+                {
+                    "min_obfuscated_recall_share": MIN_RECALL_SHARE,
+                    "max_obfuscated_false_positive_rise": MAX_FALSE_POSITIVE_RISE,
+                    "max_batch_flips": 0,
+                    "require_obfuscation": float(config.require_obfuscation),
+                }
+                if section
+                else {}
+            ),
         },
         failures=failures,
         passed=not failures,
         sentences=rows,
+        **section,
     )
 
 
@@ -133,6 +175,14 @@ def format_report(result: CheckSummary) -> str:
     lines += ["", f"{'group':<30}{'n':>6}{'accuracy':>10}"]
     for name, group in result.groups.items():
         lines.append(f"{name:<30}{group.n:>6}{group.accuracy:>10.1%}")
+    if result.obfuscations:
+        lines += ["", *format_obfuscations(result.obfuscations, result.batch_invariance)]
+        if result.obfuscation_passed:
+            lines.append("obfuscation targets met")
+        else:
+            counted = "" if result.targets.get("require_obfuscation") else " (not counted)"
+            missed = "; ".join(result.obfuscation_failures or [])
+            lines.append(f"obfuscation targets missed{counted}: {missed}")
     lines.append("")
     lines.append("passed" if result.passed else "missed: " + "; ".join(result.failures))
     return "\n".join(lines)
