@@ -117,7 +117,9 @@ def test_predictions_are_complete_and_in_input_order(separated):
         assert sum(p.scores.values()) == pytest.approx(1.0, abs=1e-5)
         assert p.label == max(p.scores, key=p.scores.get) and p.score == p.scores[p.label]
         assert p.toxic == (p.scores["hate"] >= 0.5)
-        assert set(p.to_dict()) == {"label", "score", "toxic", "scores", "truncated"}
+        assert set(p.to_dict()) == {
+            *("label", "score", "toxic", "scores", "truncated", "windows", "span", "passage")
+        }
     # Each text alone gives the same result as inside a shuffled, length-sorted batch.
     order = np.random.default_rng(0).permutation(len(TEXTS))
     shuffled = classifier.predict([TEXTS[i] for i in order])
