@@ -153,3 +153,43 @@ def test_files_without_bias_still_read_and_bias_round_trips(tmp_path):
     check = read_check(tmp_path / "old_check.json").model_copy(update={"bias": report})
     write_check(tmp_path / "check.json", check)
     assert read_check(tmp_path / "check.json").bias == report
+
+
+def _csv(path, rows):
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
+    return str(path)
+
+
+def test_evaluate_reports_bias_on_the_test_rows_that_mention_each_group(tiny_bert_dir, tmp_path):
+    from modeldistill.data.config import DataConfig
+    from modeldistill.data.splits import load_splits, model_inputs
+    from modeldistill.evaluate.evaluate import evaluate_folder, format_metrics
+    from modeldistill.inference.classifier import Classifier
+
+    rows = [(f"Muslims are vermin, number {i}", "hate") for i in range(20)]
+    rows += [(f"Muslims and gay people at the fair, day {i}", "not_hate") for i in range(20)]
+    rows += [(f"Public transport was late on day {i}", "not_hate") for i in range(20)]
+    first, second = _csv(tmp_path / "a.csv", rows[::2]), _csv(tmp_path / "b.csv", rows[1::2])
+    splits = load_splits(DataConfig(data=[first, second]))
+    metrics = evaluate_folder(tiny_bert_dir, splits, "test", backend="torch")
+    # the same figures from the test split's own predictions and the lexicon
+    test = splits["test"]
+    texts = model_inputs(test)
+    classifier = Classifier.load(tiny_bert_dir, backend="torch")
+    predictions = classifier.predict(texts)
+    expected = bias_report(
+        np.array(test["label"]) == splits.labels.index("hate"),
+        np.array([p.scores[classifier.toxic_label] for p in predictions]),
+        np.array([p.toxic for p in predictions]),
+        text_membership(texts),
+    )
+    assert metrics.bias == expected
+    muslims = sum("Muslims" in text for text in texts)
+    assert muslims > 0 and metrics.bias.groups["muslims"].mentions == muslims
+    assert metrics.bias.groups["trans"].mentions == 0  # "transport" is not "trans"
+    assert "bias per identity group" in format_metrics(metrics)
