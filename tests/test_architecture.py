@@ -33,8 +33,9 @@ ALLOWED = {
     "synthetic": {"labels"},
     "data": {"synthetic"},
     "inference": {"data"},  # bench --data scores a split's texts
-    "evaluate": {"data", "inference"},
-    "check": {"synthetic", "inference"},
+    # the bias measurement finds group mentions with the identity lexicon
+    "evaluate": {"data", "inference", "synthetic"},
+    "check": {"synthetic", "inference", "evaluate"},  # the check reports evaluate's bias figures
     "train": {"train.config", "data", "evaluate"},
     "export": {"data", "evaluate", "inference", "check"},
     "predict": {"inference"},

@@ -16,10 +16,14 @@ from modeldistill.synthetic import training_frames as training
 from modeldistill.synthetic.cases import check_sentences
 from modeldistill.synthetic.check_frames import CASES, SPELLING_CASE, VARIANT_SOURCES
 from modeldistill.synthetic.generate import VARIANT_NAMES, needs_group
+from modeldistill.synthetic.identity import IDENTITIES, mentioned_groups
 from modeldistill.synthetic.lexicon import GROUPS, NO_GROUP
+from modeldistill.synthetic.support_frames import SUPPORT_CASES
 from modeldistill.synthetic.training_frames import TRAINING_CASES, generate_training_rows
 
 _MARK = re.compile(r"\[([^\]]+)\]")
+IDENTITY_KEYS = {identity.key for identity in IDENTITIES}
+ALL_CASES = {**CASES, **SUPPORT_CASES}
 
 
 def test_every_template_yields_its_expected_label_for_every_group():
@@ -31,6 +35,21 @@ def test_every_template_yields_its_expected_label_for_every_group():
             from_frame = [s for s in produced if s.frame == frame]
             expected_groups = {g.key for g in GROUPS} if needs_group(frame) else {NO_GROUP}
             assert {s.group for s in from_frame} == expected_groups
+
+
+def test_identity_cases_yield_their_label_for_every_identity_group():
+    sentences = check_sentences()
+    for case, (label, frames) in SUPPORT_CASES.items():
+        assert case not in CASES and len(frames) >= 5
+        produced = [s for s in sentences if s.case == case]
+        assert {s.label for s in produced} == {label}
+        for frame in frames:
+            assert "{slur}" not in frame and needs_group(frame)
+            assert {s.group for s in produced if s.frame == frame} == IDENTITY_KEYS
+    for sentence in sentences:
+        if sentence.case in SUPPORT_CASES:
+            # the lexicon finds the group a sentence was filled with
+            assert sentence.group in mentioned_groups(sentence.text), sentence.text
 
 
 def test_groups_are_filled_and_marks_removed():
@@ -57,9 +76,13 @@ def test_spelling_variants_are_hateful_misspellings_of_every_kind():
 
 def test_check_covers_each_case_type_and_group():
     counts = Counter(s.case for s in check_sentences())
-    assert set(counts) == {*CASES, SPELLING_CASE}
+    assert set(counts) == {*ALL_CASES, SPELLING_CASE}
     groups = Counter(s.group for s in check_sentences() if s.group != NO_GROUP)
-    assert set(groups) == {g.key for g in GROUPS} and len(set(groups.values())) == 1
+    assert set(groups) == IDENTITY_KEYS
+    # the original groups have the original case types too; every other group as many as each other
+    original = {g.key for g in GROUPS}
+    assert len({n for key, n in groups.items() if key in original}) == 1
+    assert len({n for key, n in groups.items() if key not in original}) == 1
 
 
 def _hateful_words(cases) -> set[str]:
@@ -71,13 +94,13 @@ def _hateful_words(cases) -> set[str]:
 
 
 def test_training_templates_are_disjoint_from_the_check():
-    check_frames = {frame.lower() for _, frames in CASES.values() for frame in frames}
+    check_frames = {frame.lower() for _, frames in ALL_CASES.values() for frame in frames}
     training_frames = {frame.lower() for _, frames in TRAINING_CASES.values() for frame in frames}
     assert not check_frames & training_frames
     training_words = set()
     for name in ("ADJECTIVES", "NOUNS", "THREATS"):
         training_words |= set(getattr(training, name))
-    assert not _hateful_words(CASES) & training_words
+    assert not _hateful_words(ALL_CASES) & training_words
     check_texts = {sentence.text.lower() for sentence in check_sentences()}
     assert not check_texts & {row.text.lower() for row in generate_training_rows()}
 
@@ -98,8 +121,11 @@ def test_check_scores_a_model_and_reports_every_case_and_group(tiny_bert_dir):
         classifier, CheckConfig(min_accuracy=0, min_case_accuracy=0, max_group_gap=1)
     )
     assert result.passed and result.num_cases == len(check_sentences())
-    assert set(result.cases) == {*CASES, SPELLING_CASE}
-    assert set(result.groups) == {g.key for g in GROUPS}
+    assert set(result.cases) == {*ALL_CASES, SPELLING_CASE}
+    assert set(result.groups) == IDENTITY_KEYS
+    assert list(result.bias.groups) == [identity.key for identity in IDENTITIES]
+    muslims = [row for row in result.sentences if row["group"] == "muslims"]
+    assert result.bias.groups["muslims"].mentions == len(muslims)
     right = sum(row["right"] for row in result.sentences)
     assert result.accuracy == pytest.approx(right / result.num_cases)
     # A sentence is flagged exactly when its P(hate) reaches the model's threshold.
@@ -116,6 +142,7 @@ def test_check_cli_exits_non_zero_when_a_target_is_missed(tiny_bert_dir, tmp_pat
     assert main(["check", str(tiny_bert_dir), "--min-accuracy", "0.99", "--out", str(out)]) == 1
     report = capsys.readouterr().out
     assert "missed: accuracy" in report and "spelling variants" in report
+    assert "polite hate" in report and "bias per identity group" in report
     saved = json.loads(out.read_text())
     assert not saved["passed"] and len(saved["sentences"]) == saved["num_cases"]
     args = ["check", str(tiny_bert_dir), "--min-accuracy", "0", "--min-case-accuracy", "0"]

@@ -109,6 +109,30 @@ class SplitMetrics(_Strict):
     roc_auc: float | None = None
 
 
+class GroupBias(_Strict):
+    """One identity group's bias figures (Dixon et al. 2018; Borkan et al. 2019), on the texts
+    that mention it. An AUC is None when the texts it needs lack one class; None values are left
+    out of the JSON (`exclude_none`), hence the defaults."""
+
+    mentions: int
+    non_hateful: int  # of the mentions: the texts a false positive is counted on
+    fpr: float | None = None  # share of the non-hateful mentions flagged at the threshold
+    subgroup_auc: float | None = None  # ROC-AUC of P(hate) within the mentions
+    bpsn_auc: float | None = None  # background positive, subgroup negative
+    bnsp_auc: float | None = None  # background negative, subgroup positive
+
+
+class BiasReport(_Strict):
+    """Bias per identity group, and the largest gap between two groups' false-positive rates."""
+
+    groups: dict[str, GroupBias]
+    overall_fpr: float | None = None  # on every non-hateful text, for comparison
+    # the largest minus the smallest FPR over groups with at least `gap_min_non_hateful` texts
+    fpr_gap: float | None = None
+    fpr_gap_groups: list[str] = Field(default_factory=list)  # [lowest, highest]
+    gap_min_non_hateful: int
+
+
 class Metrics(SplitMetrics):
     """`metrics.json`: a model's scores on one split, with what was scored and how."""
 
@@ -125,6 +149,9 @@ class Metrics(SplitMetrics):
     threshold: float | None = None
     # The same scores per data source, for runs on several sources (empty: one source).
     by_source: dict[str, SplitMetrics] = Field(default_factory=dict)
+    # Per identity group, pooled over the split (hate-vs-rest scoring only); absent before bias
+    # was measured.
+    bias: BiasReport | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (without the file's format number), keys in the order they always had."""
@@ -173,6 +200,8 @@ class CheckSummary(_Strict):
     targets: dict[str, float]
     failures: list[str]
     passed: bool
+    # Per identity group, on the check's sentences; absent in files written before it was measured.
+    bias: BiasReport | None = None
     # Every sentence with its P(hate), when the run was asked to keep them (`check --out`).
     sentences: list[dict[str, Any]] | None = None
     # The obfuscation section, absent from files written before it existed: scores as written

@@ -6,7 +6,10 @@
 Sentences come from this repository's own templates (`templates.py`): for each protected group
 in `lexicon.py`, neutral and positive mentions, negated hate, counter-speech, abuse of objects and
 of one person for what they did, and profanity must not be flagged; derogation, dehumanisation,
-threats, slurs, hate phrased as an opinion or a question, and misspelt hate must be. A sentence
+threats, slurs, hate phrased as an opinion or a question, and misspelt hate must be. For every
+identity group of `identity.py` (more groups than `lexicon.py`), support, solidarity, people's own
+identity, facts and news, praise and counter-speech that names the hate must not be flagged, and
+politely phrased hate must be; the summary adds bias per group (`evaluate/bias.py`). A sentence
 is flagged when the model's P(hate) reaches its tuned threshold, exactly as the API decides.
 The command prints accuracy per case type and per group and exits 1 when a target is missed.
 
@@ -23,7 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from modeldistill.artifacts import CaseScore, CheckSummary
+from modeldistill.artifacts import BiasReport, CaseScore, CheckSummary
 from modeldistill.check.obfuscation import (
     MAX_FALSE_POSITIVE_RISE,
     MIN_RECALL_SHARE,
@@ -33,6 +36,7 @@ from modeldistill.check.obfuscation import (
     score_obfuscations,
 )
 from modeldistill.errors import UserError
+from modeldistill.evaluate.bias import bias_report, format_bias
 from modeldistill.inference.backends import BACKEND_HELP, require_backend
 from modeldistill.settings import option, require
 
@@ -68,12 +72,21 @@ def run_check(classifier, config: CheckConfig | None = None) -> CheckSummary:
     """Score every check sentence; accuracy overall, per case type and per group, and the verdict."""
     from modeldistill.synthetic.cases import check_sentences
     from modeldistill.synthetic.lexicon import NO_GROUP
+    from modeldistill.synthetic.support_frames import SUPPORT_CASES
 
     config = config or CheckConfig()
     if classifier.toxic_label is None:
         raise UserError(f"{classifier.path} has no 'hate' label, so it cannot be checked")
     sentences = check_sentences()
-    predictions = classifier.predict([sentence.text for sentence in sentences])
+    # An int8 model quantises activations per batch, and batches are sorted by length, so a
+    # sentence's P(hate) moves a little with its neighbours: the identity case types are scored
+    # in batches of their own, so the original case types score exactly as before they existed.
+    parts = [sentence.case in SUPPORT_CASES for sentence in sentences]
+    scored = {}
+    for part in (False, True):
+        texts = [s.text for s, p in zip(sentences, parts, strict=True) if p == part]
+        scored[part] = iter(classifier.predict(texts))
+    predictions = [next(scored[part]) for part in parts]
     by_case: dict[str, list[bool]] = defaultdict(list)
     by_group: dict[str, list[bool]] = defaultdict(list)
     rows = []
@@ -94,6 +107,7 @@ def run_check(classifier, config: CheckConfig | None = None) -> CheckSummary:
                 "right": right,
             }
         )
+    bias = _bias(rows)
     cases = {name: _accuracy(values) for name, values in by_case.items()}
     groups = {name: _accuracy(values) for name, values in by_group.items()}
     overall = _accuracy([row["right"] for row in rows])
@@ -154,8 +168,25 @@ def run_check(classifier, config: CheckConfig | None = None) -> CheckSummary:
         },
         failures=failures,
         passed=not failures,
+        bias=bias,
         sentences=rows,
         **section,
+    )
+
+
+def _bias(rows: list[dict]) -> BiasReport:
+    """Bias per identity group on the check's sentences; a sentence's group is the one its frame
+    was filled with (a lexicon would miss slurs and sentences without spaces)."""
+    import numpy as np
+
+    from modeldistill.synthetic.identity import IDENTITIES
+
+    groups = np.array([row["group"] for row in rows])
+    return bias_report(
+        np.array([row["expected"] == "hate" for row in rows]),
+        np.array([row["p_hate"] for row in rows]),
+        np.array([row["flagged"] for row in rows]),
+        {identity.key: groups == identity.key for identity in IDENTITIES},
     )
 
 
@@ -183,6 +214,8 @@ def format_report(result: CheckSummary) -> str:
             counted = "" if result.targets.get("require_obfuscation") else " (not counted)"
             missed = "; ".join(result.obfuscation_failures or [])
             lines.append(f"obfuscation targets missed{counted}: {missed}")
+    if result.bias is not None:
+        lines += ["", format_bias(result.bias)]
     lines.append("")
     lines.append("passed" if result.passed else "missed: " + "; ".join(result.failures))
     return "\n".join(lines)

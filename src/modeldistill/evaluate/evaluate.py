@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from modeldistill.artifacts import Metrics, SplitMetrics
+from modeldistill.artifacts import BiasReport, Metrics, SplitMetrics
 from modeldistill.data.splits import model_inputs
 from modeldistill.errors import UserError
+from modeldistill.evaluate.bias import bias_report, format_bias, text_membership
 from modeldistill.evaluate.metrics import (
     binary_metrics,
     compute_metrics,
@@ -18,7 +19,9 @@ from modeldistill.evaluate.metrics import (
 from modeldistill.labels import HATE as TOXIC_LABEL
 
 
-def _binary_evaluation(classifier, dataset, data_labels: list[str]) -> tuple[SplitMetrics, dict]:
+def _binary_evaluation(
+    classifier, dataset, data_labels: list[str]
+) -> tuple[SplitMetrics, dict, BiasReport]:
     """Pooled and per-source hate-vs-rest scores; any model with a `hate` label can be scored on
     any data with one, whatever its other labels (a four-class hate_speech18 model on the
     several-source test split, or a binary model on hate_speech18's four-class split)."""
@@ -40,7 +43,9 @@ def _binary_evaluation(classifier, dataset, data_labels: list[str]) -> tuple[Spl
             )
             for name in dict.fromkeys(sources.tolist())
         }
-    return binary_metrics(is_hate, p_hate, flagged), by_source
+    # Mentions are found in the published text: cleaning may rewrite the words the lexicon needs.
+    bias = bias_report(is_hate, p_hate, flagged, text_membership(model_inputs(dataset)))
+    return binary_metrics(is_hate, p_hate, flagged), by_source, bias
 
 
 def evaluate_folder(
@@ -52,8 +57,8 @@ def evaluate_folder(
     dataset = splits[split]
     extra: dict = {}
     if hate_vs_rest or classifier.labels != splits.labels or splits.sources is not None:
-        scores, by_source = _binary_evaluation(classifier, dataset, splits.labels)
-        extra = {"threshold": classifier.threshold, "by_source": by_source}
+        scores, by_source, bias = _binary_evaluation(classifier, dataset, splits.labels)
+        extra = {"threshold": classifier.threshold, "by_source": by_source, "bias": bias}
     else:
         predictions = classifier.predict(list(dataset["text"]))
         predicted_ids = np.array([classifier.labels.index(p.label) for p in predictions])
@@ -103,5 +108,7 @@ def format_metrics(metrics: Metrics) -> str:
                 f"{name:<20}{part.num_examples:>8,}{part.accuracy:>10.4f}"
                 f"{part.macro_f1:>10.4f}{hate_f1:>9.4f}{auc:>9}"
             )
+    if metrics.bias is not None:
+        lines.append(format_bias(metrics.bias))
     lines.append(f"parameters {metrics.parameters:,}   size {metrics.size_bytes / 1e6:.1f} MB")
     return "\n".join(lines)

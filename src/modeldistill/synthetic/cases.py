@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from modeldistill.synthetic.check_frames import CASES, HATE, SPELLING_CASE, VARIANT_SOURCES
 from modeldistill.synthetic.generate import VARIANT_NAMES, Sentence, expand, spell_variant
+from modeldistill.synthetic.identity import identity_groups
+from modeldistill.synthetic.support_frames import SUPPORT_CASES
 
 
 def check_sentences() -> list[Sentence]:
-    """All check sentences: each case for each group, plus spelling variants of hateful ones.
+    """All check sentences: each case for each group, plus spelling variants of hateful ones, plus
+    the identity case types for each identity group.
 
     Variants cycle through the four kinds, so every kind meets every group and case type."""
     expanded = expand(CASES)
@@ -18,4 +21,6 @@ def check_sentences() -> list[Sentence]:
         sentences.append(
             Sentence(text, HATE, SPELLING_CASE, sentence.group, sentence.frame, variant)
         )
+    # The identity case types, for every group of the bias measurement (`identity.py`).
+    sentences += [sentence for sentence, _ in expand(SUPPORT_CASES, identity_groups())]
     return sentences

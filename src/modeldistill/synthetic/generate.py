@@ -29,7 +29,8 @@ def fill(frame: str, group: Group | None, slur_index: int = 0) -> str:
     """The frame with its placeholders filled and the hate mark kept (`[word]`)."""
     if group is None:
         return frame
-    slur = group.slurs[slur_index % len(group.slurs)]
+    # Groups added for the identity case types have no slurs, and no frame of theirs asks for one.
+    slur = group.slurs[slur_index % len(group.slurs)] if "{slur}" in frame else ""
     return frame.format(group=group.plural, one=group.singular, slur=slur)
 
 
