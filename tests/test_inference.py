@@ -16,7 +16,7 @@ from helpers import build_tiny_bert
 from modeldistill.artifacts import read_inference, write_inference
 from modeldistill.errors import UserError
 from modeldistill.export.export import ExportConfig, export_model
-from modeldistill.inference.classifier import Classifier, Prediction
+from modeldistill.inference.classifier import Classifier, Prediction, TextTooLong
 from modeldistill.inference.samples import CHECK_TEXTS
 from modeldistill.paths import REPO_ROOT
 
@@ -226,3 +226,30 @@ def test_missing_folder_and_bad_backend(exported, tmp_path):
         Classifier.load(tmp_path / "nowhere")
     with pytest.raises(UserError, match="unknown backend"):
         Classifier.load(exported, backend="tensorrt")
+
+
+LONG_SENTENCES = [
+    f"Sentence number {n} says something about the weather in town." for n in range(40)
+]
+
+
+def test_a_long_text_is_read_whole_and_its_most_toxic_passage_decides(exported):
+    classifier = Classifier.load(exported, backend="onnx")
+    text = " ".join(LONG_SENTENCES)
+    long, *alone = classifier.predict([text, *LONG_SENTENCES])
+    assert long.truncated and long.windows > len(LONG_SENTENCES)  # windows and sentences
+    p_hate = [p.scores["hate"] for p in alone]
+    # No sentence read alone is more toxic than the text; the deciding passage is named.
+    assert long.scores["hate"] >= max(p_hate) - 1e-5
+    start, end = long.span
+    assert text[start:end] == long.passage and long.passage in text
+    short = classifier.predict([LONG_SENTENCES[0]])[0]
+    assert (short.truncated, short.windows, short.span, short.passage) == (False, 1, None, None)
+
+
+def test_a_text_past_the_passage_limit_is_refused_by_name(exported):
+    classifier = Classifier.load(exported, backend="onnx", max_windows=4)
+    with pytest.raises(TextTooLong, match=r"text 1 needs \d+ windows .* at most 4"):
+        classifier.predict(["short", " ".join(LONG_SENTENCES)])
+    with pytest.raises(UserError, match="max_windows must be at least 1"):
+        Classifier.load(exported, max_windows=0)

@@ -77,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
         backend=config.backend,
         batch_size=config.batch_size,
         threads=threads,
+        max_windows=config.max_windows,
     )
     if args.texts:
         predictions = _classify_texts(classifier, args.texts, config.max_chars)

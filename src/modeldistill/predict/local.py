@@ -34,10 +34,14 @@ AHEAD = 3
 
 
 def score_columns(
-    classifier: Classifier, rows: list[Row], probs: np.ndarray, truncated: np.ndarray
+    classifier: Classifier,
+    rows: list[Row],
+    probs: np.ndarray,
+    truncated: np.ndarray,
+    windows: np.ndarray,
 ) -> dict[str, list[Any]]:
-    """The output columns of `rows`; `probs` and `truncated` hold one entry per row without an
-    error, in order. Rows with an error get nulls."""
+    """The output columns of `rows`; `probs`, `truncated` and `windows` hold one entry per row
+    without an error, in order. Rows with an error get nulls."""
     n = len(rows)
     columns: dict[str, list[Any]] = {
         "file": [row.file for row in rows],
@@ -56,12 +60,13 @@ def score_columns(
     scores = probs[np.arange(len(good)), best].tolist()
     labels = [classifier.labels[b] for b in best.tolist()]
     by_label = probs.T.tolist()
-    flags = (toxic.tolist(), truncated.tolist())
+    flags = (toxic.tolist(), truncated.tolist(), windows.tolist())
     for position, i in enumerate(good):
         columns["label"][i] = labels[position]
         columns["score"][i] = scores[position]
         columns["toxic"][i] = flags[0][position]
         columns["truncated"][i] = flags[1][position]
+        columns["windows"][i] = flags[2][position]
     for label, values in zip(classifier.labels, by_label, strict=True):
         column = columns[f"p_{label}"]
         for position, i in enumerate(good):
@@ -78,38 +83,51 @@ class _Scored:
     """A chunk whose batches are queued on the workers; `result()` waits for them."""
 
     def __init__(self, rows: list[Row], classifier: Classifier, pool: ThreadPoolExecutor, cut: int):
-        texts = [row.text for row in rows if row.error is None]
-        encodings = classifier.tokenize([text[:cut] for text in texts])
         self.rows = rows
-        self.truncated = np.fromiter(
-            (bool(e.overflowing) or len(t) > cut for e, t in zip(encodings, texts, strict=True)),
-            dtype=bool,
-            count=len(texts),
-        )
+        self.classifier = classifier
+        good = [row for row in rows if row.error is None]
+        windows = classifier.windows([row.text[:cut] for row in good])
+        too_long = windows.too_long(classifier.max_windows)
+        if too_long:
+            # Reported in the row's error column like any other text that cannot be scored.
+            for index in too_long:
+                good[index].error = (
+                    f"text needs {windows.counts[index]} passages of at most "
+                    f"{classifier.max_length} tokens; at most {classifier.max_windows} are read "
+                    "(--max-windows, or cut it shorter with --max-chars)"
+                )
+            good = [row for row in good if row.error is None]
+            windows = classifier.windows([row.text[:cut] for row in good])
+        self.windows = windows
+        counts = np.asarray(windows.counts, dtype=np.int64)
+        cut_off = np.fromiter((len(row.text) > cut for row in good), dtype=bool, count=len(good))
+        self.truncated = (counts > 1) | cut_off
+        self.counts = counts
         self.batches: list[tuple[np.ndarray, Future]] = [
             (positions, pool.submit(classifier.probabilities, feeds))
-            for positions, feeds in classifier.batches(encodings)
+            for positions, feeds in classifier.batches(windows.encodings)
         ]
-        self.size = len(texts)
 
-    def result(self, width: int) -> tuple[np.ndarray, np.ndarray]:
-        probs = np.empty((self.size, width), dtype=np.float32)
+    def result(self, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        window_probs = np.empty((len(self.windows.encodings), width), dtype=np.float32)
         for positions, future in self.batches:
-            probs[positions] = future.result()
-        return probs, self.truncated
+            window_probs[positions] = future.result()
+        probs, _ = self.classifier.combine(self.windows, window_probs)
+        return probs, self.truncated, self.counts
 
 
 def score_rows(
     classifier: Classifier, rows: list[Row], pool: ThreadPoolExecutor, max_chars: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(probabilities, truncated) of the rows without an error, their batches run on `pool`."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(probabilities, truncated, windows) of the rows without an error (after scoring: a text
+    too long to read gets an error), their batches run on `pool`."""
     return _Scored(rows, classifier, pool, max_chars).result(len(classifier.labels))
 
 
 def score_chunks(
     classifier: Classifier, chunks: Iterator[list[Row]], workers: int, max_chars: int
-) -> Iterator[tuple[list[Row], np.ndarray, np.ndarray]]:
-    """(rows, probabilities, truncated) per chunk, in order, with tokenising and scoring of the
+) -> Iterator[tuple[list[Row], np.ndarray, np.ndarray, np.ndarray]]:
+    """(rows, probabilities, truncated, windows) per chunk, in order, with tokenising and scoring of the
     next chunks under way while the caller handles this one."""
     width = len(classifier.labels)
     with (
@@ -154,7 +172,7 @@ def predict_files(classifier: Classifier, files: list[Path], config: PredictConf
     rows = islice(read_inputs(files, config.text_column, config.chunk_size), writer.done, None)
     complete = False
     try:
-        for chunk, probs, truncated in score_chunks(
+        for chunk, probs, truncated, windows in score_chunks(
             classifier,
             _chunks(rows, config.chunk_size),
             config.worker_count(),
@@ -163,7 +181,7 @@ def predict_files(classifier: Classifier, files: list[Path], config: PredictConf
             for row in chunk:
                 if row.error is not None:
                     progress.write(f"{row.file}: line {row.line}: {row.error}", file=sys.stderr)
-            writer.write(score_columns(classifier, chunk, probs, truncated))
+            writer.write(score_columns(classifier, chunk, probs, truncated, windows))
             errors = len(chunk) - len(probs)
             counts["errors"] += errors
             counts["scored"] += len(probs)

@@ -122,14 +122,24 @@ def _parse(
 class _Scorer:
     """One Ray actor: one model copy, `threads` batches scored at a time."""
 
-    def __init__(self, model_files: Any, backend: str, batch_size: int, threads: int, cut: int):
+    def __init__(
+        self,
+        model_files: Any,
+        backend: str,
+        batch_size: int,
+        threads: int,
+        cut: int,
+        max_windows: int,
+    ):
         import ray
 
         model_files = ray.get(model_files)  # one copy in the object store, fetched per node
         folder = Path(tempfile.mkdtemp(prefix="modeldistill-model-"))
         for name, data in model_files.items():
             (folder / name).write_bytes(data)
-        self.classifier = Classifier.load(folder, backend=backend, batch_size=batch_size, threads=1)
+        self.classifier = Classifier.load(
+            folder, backend=backend, batch_size=batch_size, threads=1, max_windows=max_windows
+        )
         self.pool = ThreadPoolExecutor(threads)
         self.cut = cut
 
@@ -143,8 +153,8 @@ class _Scorer:
                 data["file"], data["row"], data["line"], data["text"], data["error"], strict=True
             )
         ]
-        probs, truncated = score_rows(self.classifier, rows, self.pool, self.cut)
-        columns = score_columns(self.classifier, rows, probs, truncated)
+        probs, truncated, windows = score_rows(self.classifier, rows, self.pool, self.cut)
+        columns = score_columns(self.classifier, rows, probs, truncated, windows)
         del columns["text"]  # the input holds it; the shard keeps ids to join it back
         columns["rows_in_file"] = data["rows_in_file"]
         schema = arrow_schema(self.classifier.labels, text=False)
@@ -202,7 +212,12 @@ def predict_ray(model_dir: Path, config: PredictConfig) -> int:
     if not pending:
         return 0
     # Loaded here too: a bad model fails before Ray starts, and the driver needs the labels.
-    classifier = Classifier.load(model_dir, backend=config.backend, batch_size=config.batch_size)
+    classifier = Classifier.load(
+        model_dir,
+        backend=config.backend,
+        batch_size=config.batch_size,
+        max_windows=config.max_windows,
+    )
     schema = arrow_schema(classifier.labels, text=False)
 
     # Ray Data's own bar on a terminal; in logs and pipes, only its warnings.
@@ -243,6 +258,7 @@ def predict_ray(model_dir: Path, config: PredictConfig) -> int:
                 "batch_size": config.batch_size,
                 "threads": config.threads,
                 "cut": config.max_chars,
+                "max_windows": config.max_windows,
             },
             batch_size=None,
             batch_format="pyarrow",

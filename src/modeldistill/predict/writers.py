@@ -21,6 +21,7 @@ def result_fields(labels: list[str]) -> list[str]:
         "score",
         "toxic",
         "truncated",
+        "windows",
         "error",
         *(f"p_{label}" for label in labels),
     ]
@@ -95,6 +96,7 @@ def arrow_schema(labels: list[str], text: bool = True) -> Any:
             ("score", pa.float64()),
             ("toxic", pa.bool_()),
             ("truncated", pa.bool_()),
+            ("windows", pa.int64()),
             ("error", pa.string()),
             *((f"p_{label}", pa.float64()) for label in labels),
         ]
