@@ -18,6 +18,7 @@ import jinja2
 from modeldistill import __version__
 from modeldistill.artifacts import CheckSummary, InferenceSettings, Metrics, RunConfig
 from modeldistill.inference.backends import BACKEND_FILES
+from modeldistill.labels import describe_task
 
 TEMPLATES = Path(__file__).parent / "templates"
 # The Hub id of the model `embedded:all-MiniLM-L6-v2` ships offline.
@@ -72,12 +73,8 @@ def dataset_template(dataset: str | None) -> str:
 
 
 def task_of(info: InferenceSettings) -> dict[str, Any]:
-    """The task export recorded (title, positive label and what it means); absent parts are None."""
-    return {
-        "title": info.task_title,
-        "positive_label": info.toxic_label,
-        "positive_meaning": info.positive_meaning,
-    }
+    """The task export recorded (title, positive label and what it means), as the page shows it."""
+    return describe_task(info.task_title, info.toxic_label, info.positive_meaning)
 
 
 def base_model(config: dict[str, Any], run: RunConfig | None) -> str | None:
@@ -194,10 +191,13 @@ def render_model_card(
     dataset = SEVERAL_SOURCES if specs else dataset_name(info.data, run)
     env = environment()
     positive = info.toxic_label
+    task = task_of(info)
+    # A known dataset's hate-speech text fits only the hate-speech task: another positive label,
+    # or a task the user described, gets the generic text with their words.
     values = {
-        "dataset_template": dataset_template(dataset),
+        "dataset_template": dataset_template(dataset if task["hate_speech"] else None),
         "dataset": dataset or "the data it was trained on",
-        "task": task_of(info),
+        "task": task,
     }
     about = env.get_template(values["dataset_template"]).make_module(values)
     card_data = ModelCardData(

@@ -1,5 +1,6 @@
 """`modeldistill train` (one model) and `modeldistill run` (the whole experiment): flags and entry
-points only; the work is in `train.run` and `train.experiment`."""
+points only; the work is in `train.run` and `train.experiment`, imported once the flags are read
+(they load torch and transformers, seconds that `--help` and a mistyped flag should not wait)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ from modeldistill.data.config import DataConfig
 from modeldistill.settings import add_arguments as add_config_arguments
 from modeldistill.settings import from_args
 from modeldistill.train.config import TrainConfig
-from modeldistill.train.experiment import ExperimentConfig, run_experiment
-from modeldistill.train.run import train
+from modeldistill.train.experiment import ExperimentConfig
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     config = from_args(TrainConfig, args)
-    out = train(config, from_args(DataConfig, args))
+    data = from_args(DataConfig, args)
+    from modeldistill.train.run import train
+
+    out = train(config, data)
     metrics_path = out / METRICS_FILE
     if metrics_path.is_file():
         metrics = read_metrics(metrics_path)
@@ -68,7 +71,10 @@ def run_main(args: argparse.Namespace) -> int:
     base = from_args(
         TrainConfig, args, method="teacher", out=experiment.out / "teacher", ensemble=[]
     )
-    results = run_experiment(experiment, base, from_args(DataConfig, args), args.ensemble)
+    data = from_args(DataConfig, args)
+    from modeldistill.train.experiment import run_experiment
+
+    results = run_experiment(experiment, base, data, args.ensemble)
     for method, metrics in results["methods"].items():
         print(
             f"{method:>8}: accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "

@@ -20,13 +20,10 @@ from pathlib import Path
 
 from modeldistill.artifacts import METRICS_FILE, read_metrics
 from modeldistill.data.config import DataConfig
-from modeldistill.data.splits import load_splits
 from modeldistill.errors import UserError
 from modeldistill.paths import EMBEDDED_TEACHER
 from modeldistill.settings import option, require, to_jsonable
 from modeldistill.train.config import METHODS, STUDENT_METHODS, TrainConfig
-from modeldistill.train.report import write_report
-from modeldistill.train.run import train
 
 
 @dataclass
@@ -66,6 +63,11 @@ def run_experiment(
     ensemble: list[str] | None = None,
 ) -> dict:
     """Train every method of `experiment`; `ensemble` (more teacher folders) goes to the students."""
+    # Here, not at the top: `run --help` reads ExperimentConfig from this module without torch.
+    from modeldistill.data.splits import load_splits
+    from modeldistill.train.report import write_report
+    from modeldistill.train.run import train
+
     teacher_dir = Path(experiment.teacher or experiment.out / "teacher")
     if experiment.teacher and not _finished(teacher_dir):
         raise UserError(
