@@ -53,3 +53,20 @@ def test_a_usage_error_is_refused_before_heavy_imports(tmp_path):
     # Checked by the config's __post_init__, before any work: export needs --out.
     refused = _probe("export", str(tmp_path))
     assert refused == {"code": 2, "heavy": []}
+
+
+@pytest.mark.parametrize("command", ["run", "train"])
+def test_an_unknown_hub_model_offline_is_one_line_before_training(command, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"), "HF_HUB_OFFLINE": "1"}
+    argv = [command, "--base-model", "no/such-model", "--out", str(tmp_path / "out")]
+    if command == "train":
+        argv += ["--method", "teacher"]
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"code": 2, "heavy": []}
+    assert done.stderr.strip().splitlines() == [
+        f"modeldistill {command}: error: model 'no/such-model' was not found locally (no such "
+        "folder, not in the Hub cache) and offline mode is on (HF_HUB_OFFLINE=1)"
+    ]
+    assert not (tmp_path / "out").exists()

@@ -87,6 +87,11 @@ def load_rows(config: DataConfig) -> tuple[datasets.Dataset, list[str]]:
     else:
         raise UserError(f"data not found: {path} (no such folder or file)")
     labels, ids = _label_names(raw)
+    if len(labels) < 2:
+        # Training would "succeed" with every score perfect and nothing learnt.
+        raise UserError(
+            f"{config.data[0]} has one label ({labels[0]}): a classifier needs at least two"
+        )
     return _to_dataset(texts, ids, labels, str(path)), labels
 
 
