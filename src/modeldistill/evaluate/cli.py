@@ -41,7 +41,7 @@ def main(args: argparse.Namespace) -> int:
     require_backend(args.backend)
     if not args.model.is_dir():
         raise UserError(f"model folder not found: {args.model}")
-    data = from_args(DataConfig, args)
+    data = from_args(DataConfig, args).as_model_was_trained(args.model)
     # Imported here: scoring loads datasets, scikit-learn and a backend, which --help need not wait for.
     from modeldistill.data.splits import load_splits
     from modeldistill.evaluate.evaluate import evaluate_folder, format_metrics

@@ -29,7 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     config = from_args(ExportConfig, args)
-    data = None if not config.data else from_args(DataConfig, args, data=config.data)
+    data = None
+    if config.data:
+        data = from_args(DataConfig, args, data=config.data).as_model_was_trained(args.model)
     from modeldistill.export.export import export_model
 
     out = export_model(args.model, config, data)
