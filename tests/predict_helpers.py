@@ -6,7 +6,8 @@ import csv
 import json
 from pathlib import Path
 
-from modeldistill.export.export import ExportConfig, export_model
+from modeldistill.export.config import ExportConfig
+from modeldistill.export.export import export_model
 
 WORDS = [
     "the",

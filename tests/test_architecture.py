@@ -22,13 +22,13 @@ LEAVES = {"errors", "labels", "settings", "paths", "text", "artifacts", "reporti
 # libraries they use: inference knows nothing of training, serving nothing of the build stages.
 ALLOWED = {
     "errors": set(),
-    "labels": set(),
+    "labels": {"errors"},
     "settings": {"errors"},
     "paths": {"errors"},
     "text": set(),
     "reporting": set(),
     # run_config.json holds the train settings: the one leaf that reads a stage's config module.
-    "artifacts": {"errors", "settings", "train.config"},
+    "artifacts": {"errors", "labels", "settings", "train.config"},
     "train.config": {"errors", "settings", "paths"},
     "synthetic": {"labels"},
     "data": {"synthetic"},

@@ -139,3 +139,47 @@ def test_stratify_keeps_a_rare_class_in_every_split(tmp_path):
 def test_config_rejects_impossible_settings():
     with pytest.raises(UserError, match="held-out"):
         DataConfig(held_out=1.5)
+
+
+def _repetitive_csv(path):
+    """40 distinct texts, each written twice (once with other case and punctuation)."""
+    lines = ["text,label"]
+    for i in range(40):
+        label = "praise" if i % 2 else "complaint"
+        lines += [f"review number {i} here,{label}", f"Review NUMBER {i} here!!,{label}"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_single_source_is_deduplicated_without_moving_a_row(tmp_path, capsys):
+    from modeldistill.data.sources.build import check_no_leak, duplicate_key
+
+    data = str(_repetitive_csv(tmp_path / "reviews.csv"))
+    kept = load_splits(DataConfig(data=data))
+    counted = load_splits(DataConfig(data=data, deduplicate=False))
+    assert sum(len(counted[name]) for name in ("train", "validation", "test")) == 80
+    assert sum(len(kept[name]) for name in ("train", "validation", "test")) == 40
+    check_no_leak(kept)
+    with pytest.raises(AssertionError, match="also in train"):
+        check_no_leak(counted)
+    for name in ("train", "validation", "test"):
+        # Only removals: every kept row is in the split the seeded cut gave it.
+        assert set(kept[name]["text"]) <= set(counted[name]["text"])
+    overlap = kept.overlap
+    assert overlap["duplicates"] + overlap["held_out_elsewhere"] == 40 and overlap["dropped"]
+    assert len({duplicate_key(t) for t in kept.train["text"]}) == len(kept.train)
+
+    assert main(["data", "--data", data]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        f"repeated texts: {overlap['duplicates']} within a split, "
+        f"{overlap['held_out_elsewhere']} also in a more held-out split; dropped"
+    ) in printed
+
+
+def test_the_authors_folder_keeps_its_original_cut_and_counts_its_repeats(real_data_dir):
+    counted = load_splits(DataConfig(data=str(real_data_dir)))
+    assert [len(counted[n]) for n in ("train", "validation", "test")] == [8755, 1094, 1095]
+    assert counted.overlap == {"duplicates": 74, "held_out_elsewhere": 222, "dropped": False}
+    dropped = load_splits(DataConfig(data=str(real_data_dir), deduplicate=True))
+    assert [len(dropped[n]) for n in ("train", "validation", "test")] == [8493, 1068, 1087]

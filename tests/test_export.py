@@ -23,7 +23,7 @@ from modeldistill.artifacts import (
 from modeldistill.cli import main
 from modeldistill.data.config import DataConfig
 from modeldistill.errors import UserError
-from modeldistill.export.export import ExportConfig
+from modeldistill.export.config import ExportConfig
 from modeldistill.inference.classifier import Classifier
 from modeldistill.settings import to_jsonable
 from modeldistill.train.run import TrainConfig
@@ -122,13 +122,84 @@ def test_int8_weights_have_one_scale_per_output_channel(trained, tmp_path):
     assert all(scale.ndim == 1 and scale.size > 1 for scale in matmul_scales)
 
 
-def test_export_without_onnx_removes_stale_onnx(trained, tmp_path):
+def test_export_never_destroys_an_existing_folder(trained, tmp_path, capsys):
     out = tmp_path / "deploy"
     assert main(["export", str(trained), "--out", str(out), "--onnx"]) == 0
     assert (out / "model.onnx").is_file()
-    assert main(["export", str(trained), "--out", str(out)]) == 0
+    before = read_inference(out).exported_at
+    assert main(["export", str(trained), "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert "already holds files" in error and "--overwrite" in error
+    assert (out / "model.onnx").is_file() and read_inference(out).exported_at == before
+
+    assert main(["export", str(trained), "--out", str(out), "--overwrite"]) == 0
+    # The old folder is replaced whole: no stale ONNX file beside the new weights.
     assert not (out / "model.onnx").exists()
     assert Classifier.load(out).backend == "torch"
+    # Written beside --out and renamed into place: nothing of the staging folders is left.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deploy"]
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()}
+    assert set(modes.values()) == {0o644}, modes
+
+
+def test_export_needs_out(trained, capsys):
+    assert main(["export", str(trained)]) == 2
+    assert "--out is required" in capsys.readouterr().err
+
+
+def test_a_failed_export_leaves_the_previous_folder(trained, tmp_path, capsys):
+    out = tmp_path / "deploy"
+    assert main(["export", str(trained), "--out", str(out)]) == 0
+    before = (out / "inference.json").read_bytes()
+    # A missing tuning dataset fails after the weights were written (into the staging folder).
+    argv = ["export", str(trained), "--out", str(out), "--overwrite", "--data", "nowhere.csv"]
+    assert main(argv) == 2
+    assert (out / "inference.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deploy"]
+
+
+def _relabelled(trained: Path, folder: Path, labels: list[str]) -> Path:
+    """The tiny model with other label names (the head keeps its size), without the hate_speech18
+    run's files."""
+    shutil.copytree(trained, folder)
+    for stale in ("run_config.json", "metrics.json"):
+        (folder / stale).unlink()
+    config = json.loads((folder / "config.json").read_text())
+    config["id2label"] = dict(enumerate(labels))
+    config["label2id"] = {label: index for index, label in enumerate(labels)}
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_positive_label_of_a_task_without_hate(trained, tmp_path, capsys):
+    labels = ["praise", "complaint", "question", "other"]
+    model = _relabelled(trained, tmp_path / "reviews", labels)
+    out = tmp_path / "deploy"
+    assert main(["export", str(model), "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert "--positive-label" in error and "praise, complaint, question, other" in error
+    assert len(error.strip().splitlines()) == 1 and not out.exists()
+
+    argv = ["export", str(model), "--out", str(out), "--positive-label", "complaint"]
+    argv += ["--task-title", "shop reviews", "--positive-meaning", "the customer reports a problem"]
+    assert main(argv) == 0
+    info = read_inference(out)
+    assert info.toxic_label == "complaint" and info.task_title == "shop reviews"
+    classifier = Classifier.load(out)
+    assert classifier.task == {
+        "title": "shop reviews",
+        "positive_label": "complaint",
+        "positive_meaning": "the customer reports a problem",
+        "hate_speech": False,
+    }
+    assert classifier.describe()["task"] == classifier.task
+    card = (out / "README.md").read_text()
+    assert "classifier for shop reviews" in card and "nan" not in card
+    assert "hate" not in card.lower() and "toxic" not in card.lower()
+    # The old flag name still works.
+    again = tmp_path / "again"
+    assert main(["export", str(model), "--out", str(again), "--toxic-label", "question"]) == 0
+    assert read_inference(again).toxic_label == "question"
 
 
 def test_threshold_maximises_validation_hate_f1(trained, tmp_path, small_csv):
@@ -173,7 +244,8 @@ def test_bad_model_folders_exit_2(trained, tmp_path, capsys):
 
     assert main(["export", str(trained), "--out", str(trained)]) == 2
     assert main(["export", str(trained), "--out", out, "--toxic-label", "spam"]) == 2
-    assert "'spam' is not one of the model's labels" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "'spam' is not one of the model's labels" in error and "--positive-label" in error
 
 
 def test_bench_measures_every_backend(trained, tmp_path, capsys):
@@ -253,5 +325,5 @@ def test_impossible_flags_fail_before_any_work(trained, tmp_path, capsys):
     assert "--no-keep-fp32 needs --int8" in capsys.readouterr().err
     assert not out.exists()
     with pytest.raises(UserError, match="--opset"):
-        ExportConfig(opset=99)
-    assert ExportConfig(int8=True).onnx  # int8 is quantised from the fp32 graph
+        ExportConfig(out=out, opset=99)
+    assert ExportConfig(out=out, int8=True).onnx  # int8 is quantised from the fp32 graph

@@ -15,7 +15,8 @@ import pytest
 from helpers import build_tiny_bert
 from modeldistill.artifacts import read_inference, write_inference
 from modeldistill.errors import UserError
-from modeldistill.export.export import ExportConfig, export_model
+from modeldistill.export.config import ExportConfig
+from modeldistill.export.export import export_model
 from modeldistill.inference.classifier import Classifier, Prediction, TextTooLong
 from modeldistill.inference.samples import CHECK_TEXTS
 from modeldistill.paths import REPO_ROOT

@@ -377,3 +377,35 @@ def test_evaluate_reports_pooled_and_per_source_binary_metrics(tiny_bert_dir, tm
         == metrics["num_examples"]
     )
     assert 0.0 <= metrics["roc_auc"] <= 1.0
+
+
+def test_a_recipe_records_how_its_texts_are_prepared(tmp_path):
+    from conftest import REPO_ROOT
+    from modeldistill.text import TextPrep
+
+    general = REPO_ROOT / "recipes" / "general.yaml"
+    shipped = json.loads((REPO_ROOT / "models/default/config.json").read_text(encoding="utf-8"))
+    # `data --data recipes/general.yaml` prepares texts as the shipped model was trained.
+    recorded = TextPrep.from_dict(shipped["modeldistill"]["text_prep"])
+    assert DataConfig(data=[str(general)]).text_prep == recorded == TextPrep(True, True)
+    assert DataConfig(data=[str(general)], emoji_names=False).text_prep == TextPrep(True, False)
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("text_prep:\n  emojis: true\nsources:\n  - loader: templates\n")
+    with pytest.raises(UserError, match="unknown text_prep key"):
+        _ = DataConfig(data=[str(recipe)]).text_prep
+    recipe.write_text("sources:\n  - loader: templates\n")
+    assert DataConfig(data=[str(recipe)]).text_prep == TextPrep(clean=True, emoji_names=False)
+
+
+def test_scoring_a_model_uses_the_preparation_its_config_records(tmp_path, small_csv):
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    block = {"modeldistill": {"text_prep": {"clean": True, "emoji_names": True}}}
+    (folder / "config.json").write_text(json.dumps(block))
+    assert DataConfig(data=str(small_csv)).as_model_was_trained(folder).emoji_names is True
+    given = DataConfig(data=str(small_csv), emoji_names=False)
+    assert given.as_model_was_trained(folder).emoji_names is False
+    (folder / "config.json").write_text("{}")
+    assert DataConfig(data=str(small_csv)).as_model_was_trained(folder).emoji_names is None

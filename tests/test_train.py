@@ -305,3 +305,56 @@ def test_ensemble_is_refused_where_it_means_nothing(capsys, data_config, teacher
     assert "--weight-hidden" in capsys.readouterr().err
     assert main([*argv, *student[:-1], str(tmp_path / "nowhere")]) == 2
     assert "has no config.json" in capsys.readouterr().err
+
+
+def _reviews_csv(path, labels=("praise", "complaint")):
+    texts = {
+        "praise": ["great service thank you", "lovely food and staff", "fast delivery, happy"],
+        "complaint": ["the parcel never came", "cold food and rude staff", "refund still missing"],
+    }
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("text,label\n")
+        for label in labels:
+            for repeat in range(8):
+                for text in texts[label]:
+                    handle.write(f'"{text} {repeat}",{label}\n')
+    return path
+
+
+def test_any_labels_end_to_end_name_their_positive_class(tiny_bert_dir, tmp_path, capsys):
+    data = str(_reviews_csv(tmp_path / "reviews.csv"))
+    out = tmp_path / "exp"
+    argv = ["run", "--data", data, "--stratify", "--out", str(out), "--methods", "teacher"]
+    argv += ["--base-model", str(tiny_bert_dir), "--epochs", "1", "--no-progress"]
+    # No `hate` label: refused before any training, naming the flag and the labels.
+    assert main(argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.splitlines() == [error]
+    assert "--positive-label" in error and "praise, complaint" in error
+    assert not (out / "teacher").exists()
+
+    assert main([*argv, "--positive-label", "complaint"]) == 0
+    printed = capsys.readouterr().out
+    assert "complaint P/R/F1" in printed and "nan" not in printed
+    report = (out / "report.md").read_text()
+    assert "| complaint precision | complaint recall | complaint F1 |" in report
+    assert "nan" not in report
+
+    deploy = tmp_path / "deploy"
+    exported = ["export", str(out / "teacher"), "--out", str(deploy), "--data", data, "--stratify"]
+    assert main(exported) == 2
+    assert "--positive-label" in capsys.readouterr().err
+    assert main([*exported, "--positive-label", "complaint"]) == 0
+    card = (deploy / "README.md").read_text()
+    assert "complaint-vs-rest F1" in card and "nan" not in card
+    assert ": 1 epoch," in card and card.count("`model.safetensors`") == 1
+    assert "hate" not in card.lower() and "moderator" not in card
+
+
+def test_a_source_with_one_label_is_refused(tmp_path, capsys):
+    data = str(_reviews_csv(tmp_path / "praise.csv", labels=("praise",)))
+    assert main(["data", "--data", data]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        f"modeldistill data: error: {data} has one label (praise): a classifier needs at least two"
+    )

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from modeldistill.errors import UserError
+from modeldistill.labels import HATE
 from modeldistill.settings import to_jsonable
 from modeldistill.train.config import TrainConfig
 
@@ -107,6 +108,16 @@ class SplitMetrics(_Strict):
     hate: BinaryScores | None = None
     # ROC-AUC of P(hate): only for hate-vs-rest scoring (several sources, or --hate-vs-rest)
     roc_auc: float | None = None
+
+    def positive_scores(self, label: str) -> BinaryScores | None:
+        """Precision, recall and F1 of `label` against every other label (None when the scored
+        labels lack it): what reports and cards show of a binary decision's positive class."""
+        if label == HATE and self.hate is not None:
+            return self.hate
+        scores = self.per_class.get(label)
+        if scores is None:
+            return None
+        return BinaryScores(precision=scores.precision, recall=scores.recall, f1=scores.f1)
 
 
 class GroupBias(_Strict):
@@ -242,6 +253,15 @@ class InferenceSettings(_Strict):
     # counts and scores at the tuned threshold (only when a dataset tuned it)
     validation: dict[str, int | float] | None = None
     parameters: int | None = None
+    # What the task is, as export recorded it (`--task-title`, `--positive-meaning`): the card and
+    # the page show it. Absent in folders exported before it existed, which were all hate speech.
+    task_title: str | None = None
+    positive_meaning: str | None = None
+
+    @property
+    def positive_label(self) -> str:
+        """The label whose probability decides the binary verdict (stored as `toxic_label`)."""
+        return self.toxic_label
 
     def to_dict(self) -> dict[str, Any]:
         data = self.model_dump()

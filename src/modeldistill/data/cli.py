@@ -34,6 +34,13 @@ def main(args: argparse.Namespace) -> int:
     for name, part in summary["splits"].items():
         counts = "".join(f"{part['per_class'][label]:>{width},}" for label in labels)
         print(f"{name:<12}{part['rows']:>8,}{counts}")
+    if "overlap" in summary:
+        overlap = summary["overlap"]
+        verb = "dropped" if overlap["dropped"] else "kept (--deduplicate drops them)"
+        print(
+            f"\nrepeated texts: {overlap['duplicates']:,} within a split, "
+            f"{overlap['held_out_elsewhere']:,} also in a more held-out split; {verb}"
+        )
     if "sources" in summary:
         print()
         _print_sources(summary["sources"], labels)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modeldistill.data.sources.recipe import is_recipe
+from modeldistill.data.sources.recipe import is_recipe, read_text_prep
 from modeldistill.errors import UserError
 from modeldistill.paths import SHARED_DATA
 from modeldistill.settings import option, require
@@ -39,8 +40,17 @@ class DataConfig:
     text_column: str = option("text", "column holding the text in a table file")
     label_column: str = option("label", "column holding the label in a table file")
     max_length: int = option(128, "tokens per text; longer texts are truncated")
-    emoji_names: bool = option(
-        False, "turn emoji into their English names (the same is done when serving the model)"
+    emoji_names: bool | None = option(
+        None,
+        "turn emoji into their English names (the same is done when serving the model; default: "
+        "what the recipe's `text_prep:` says, else off)",
+    )
+    deduplicate: bool | None = option(
+        None,
+        "one source: drop repeated texts and those also in a more held-out split (test before "
+        "validation before train), as several sources always do (default: on, except for the "
+        "hate_speech18 authors' folder, whose original 8,755/1,094/1,095 cut is reproduced and "
+        "its duplicates only counted)",
     )
 
     @property
@@ -50,7 +60,32 @@ class DataConfig:
 
     @property
     def text_prep(self) -> TextPrep:
-        return TextPrep(clean=self.multi_source, emoji_names=self.emoji_names)
+        """How texts are prepared: a recipe file's `text_prep:` (several sources are cleaned
+        unless it says otherwise), then --emoji-names when given."""
+        recorded: dict[str, bool] = {}
+        for value in self.data:
+            if is_recipe(value) and Path(value).is_file():
+                recorded |= read_text_prep(Path(value))
+        emoji = self.emoji_names if self.emoji_names is not None else recorded.get("emoji_names")
+        return TextPrep(
+            clean=recorded.get("clean", self.multi_source) if self.multi_source else False,
+            emoji_names=bool(emoji),
+        )
+
+    def as_model_was_trained(self, model_dir: Path) -> DataConfig:
+        """These settings with the emoji preparation the model's config.json records, unless
+        --emoji-names was given: scoring a model builds the rows it was trained and tested on."""
+        if self.emoji_names is not None:
+            return self
+        try:
+            config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return self  # not a model folder: the loader says so with its own message
+        block = config.get("modeldistill") if isinstance(config, dict) else None
+        recorded = (block or {}).get("text_prep") if isinstance(block, dict) else None
+        if not isinstance(recorded, dict) or "emoji_names" not in recorded:
+            return self
+        return dataclasses.replace(self, emoji_names=bool(recorded["emoji_names"]))
 
     def __post_init__(self) -> None:
         if isinstance(self.data, (str, Path)):
@@ -72,6 +107,9 @@ class Splits:
     text_prep: TextPrep = TextPrep()
     # Per source: rows read, dropped and kept (several-source runs only).
     sources: dict | None = None
+    # One source: repeated texts and texts also in a more held-out split, and whether they were
+    # dropped (`--deduplicate`) or only counted.
+    overlap: dict | None = None
 
     @property
     def id2label(self) -> dict[int, str]:
@@ -97,6 +135,8 @@ class Splits:
                     label: counts.get(index, 0) for index, label in enumerate(self.labels)
                 },
             }
+        if self.overlap is not None:
+            result["overlap"] = self.overlap
         if self.sources is not None:
             result["sources"] = {
                 name: dataclasses.asdict(report) for name, report in self.sources.items()

@@ -10,6 +10,7 @@ idk/skip=2, relation=3, as the Hub's ClassLabel); integer labels keep their valu
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,6 +88,11 @@ def load_rows(config: DataConfig) -> tuple[datasets.Dataset, list[str]]:
     else:
         raise UserError(f"data not found: {path} (no such folder or file)")
     labels, ids = _label_names(raw)
+    if len(labels) < 2:
+        # Training would "succeed" with every score perfect and nothing learnt.
+        raise UserError(
+            f"{config.data[0]} has one label ({labels[0]}): a classifier needs at least two"
+        )
     return _to_dataset(texts, ids, labels, str(path)), labels
 
 
@@ -174,8 +180,35 @@ def load_splits(config: DataConfig) -> Splits:
     except ValueError as error:  # too few rows for the requested split or stratification
         raise UserError(f"cannot split {len(rows)} rows: {error}") from None
     splits = Splits(first["train"], second["train"], second["test"], labels)
+    authors_folder = Path(config.data[0]).is_dir()
+    drop = config.deduplicate if config.deduplicate is not None else not authors_folder
+    splits = _deduplicate(splits, drop)
     _check_splits(splits, config.stratify)
     return splits
+
+
+def _deduplicate(splits: Splits, drop: bool) -> Splits:
+    """Each normalised text once, in its most held-out split (within a split, its first row), as
+    several sources are built: rows only leave a split, none moves, so the cut stays the seed's.
+    Without `drop` the same rows are counted and kept."""
+    seen: dict[str, str] = {}
+    kept: dict[str, list[int]] = {}
+    duplicates = leaks = 0
+    for name in ("test", "validation", "train"):
+        kept[name] = []
+        for index, text in enumerate(splits[name]["text"]):
+            key = build.duplicate_key(text)
+            if key in seen:
+                duplicates += seen[key] == name
+                leaks += seen[key] != name
+                continue
+            seen[key] = name
+            kept[name].append(index)
+    overlap = {"duplicates": duplicates, "held_out_elsewhere": leaks, "dropped": drop}
+    if not drop:
+        return dataclasses.replace(splits, overlap=overlap)
+    parts = {name: splits[name].select(kept[name]) for name in ("train", "validation", "test")}
+    return dataclasses.replace(splits, **parts, overlap=overlap)
 
 
 def model_inputs(dataset: datasets.Dataset) -> list[str]:

@@ -16,9 +16,7 @@ from pathlib import Path
 
 from modeldistill.artifacts import write_metrics
 from modeldistill.data.config import DataConfig
-from modeldistill.data.splits import load_splits
 from modeldistill.errors import UserError
-from modeldistill.evaluate.evaluate import evaluate_folder, format_metrics
 from modeldistill.inference.backends import BACKEND_HELP, require_backend
 from modeldistill.settings import add_arguments as add_config_arguments
 from modeldistill.settings import from_args
@@ -43,7 +41,12 @@ def main(args: argparse.Namespace) -> int:
     require_backend(args.backend)
     if not args.model.is_dir():
         raise UserError(f"model folder not found: {args.model}")
-    splits = load_splits(from_args(DataConfig, args))
+    data = from_args(DataConfig, args).as_model_was_trained(args.model)
+    # Imported here: scoring loads datasets, scikit-learn and a backend, which --help need not wait for.
+    from modeldistill.data.splits import load_splits
+    from modeldistill.evaluate.evaluate import evaluate_folder, format_metrics
+
+    splits = load_splits(data)
     metrics = evaluate_folder(args.model, splits, args.split, args.backend, args.hate_vs_rest)
     if args.output:
         write_metrics(args.output, metrics)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
-from dataclasses import dataclass
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -45,55 +46,20 @@ from modeldistill.errors import UserError
 from modeldistill.evaluate.evaluate import evaluate_folder
 from modeldistill.evaluate.metrics import count_parameters
 from modeldistill.evaluate.threshold import tune_threshold
+from modeldistill.export.config import ExportConfig
 from modeldistill.export.modelcard import render_model_card, write_model_card
 from modeldistill.export.onnx import export_onnx, quantize_int8
 from modeldistill.export.verify import self_check
-from modeldistill.inference.backends import BACKEND_FILES, safetensors_head_size
+from modeldistill.inference.backends import safetensors_head_size
 from modeldistill.inference.classifier import Classifier
-from modeldistill.inference.folder import DEFAULT_MAX_LENGTH, DEFAULT_THRESHOLD, labels_from_config
-from modeldistill.labels import DEFAULT_TOXIC_LABEL
+from modeldistill.inference.folder import DEFAULT_THRESHOLD, labels_from_config
 from modeldistill.labels import HATE as TOXIC_LABEL
-from modeldistill.settings import option, require
+from modeldistill.labels import positive_label
 
 log = logging.getLogger(__name__)
 
 # Files of a trained folder that travel with the export (the weights are re-saved, not copied).
 CARRIED_FILES = (METRICS_FILE, RUN_CONFIG_FILE, TRAIN_LOG_FILE)
-
-
-@dataclass
-class ExportConfig:
-    out: Path = option(Path("models/default"), "folder to write the deployable model to")
-    onnx: bool = option(False, "also write model.onnx (fp32, dynamic batch and sequence axes)")
-    int8: bool = option(False, "also write model.int8.onnx (dynamic int8; implies --onnx)")
-    data: list[str] = option(
-        [],
-        "dataset whose validation split tunes the P(hate) threshold (repeat the flag, or give a "
-        "recipe file, for several sources: the same --data as training)",
-        repeat=True,
-    )
-    max_length: int = option(
-        DEFAULT_MAX_LENGTH, "tokens per text at inference; longer is truncated"
-    )
-    name: str | None = option(None, "model name shown by the API (default: the --out folder name)")
-    opset: int = option(17, "ONNX opset version")
-    toxic_label: str = option(DEFAULT_TOXIC_LABEL, "label whose probability decides 'toxic'")
-    keep_fp32: bool = option(
-        True,
-        "keep model.safetensors and model.onnx beside model.int8.onnx (--no-keep-fp32 ships int8 only)",
-    )
-
-    def __post_init__(self) -> None:
-        self.out = Path(self.out)
-        require(
-            8 <= self.max_length <= 4096, f"--max-length must be 8..4096, got {self.max_length}"
-        )
-        require(11 <= self.opset <= 21, f"--opset must be 11..21, got {self.opset}")
-        require(
-            self.keep_fp32 or self.int8,
-            "--no-keep-fp32 needs --int8: something must be left to serve",
-        )
-        self.onnx = self.onnx or self.int8  # int8 is quantised from the fp32 graph
 
 
 def export_model(
@@ -106,21 +72,67 @@ def export_model(
     `data` gives the split settings of the dataset that tunes the threshold (use the training
     run's, so that validation is the same rows); by default `config.data` with the default split.
     """
-    model_dir, out_dir = Path(model_dir), config.out
+    model_dir, final_dir = Path(model_dir), Path(config.out)
     if data is None and config.data:
         data = DataConfig(data=config.data)
     model_config = _check_model_dir(model_dir)
-    if out_dir.resolve() == model_dir.resolve():
+    if final_dir.resolve() == model_dir.resolve():
         raise UserError("--out must differ from the model folder (export writes a new folder)")
     labels = labels_from_config(model_config, model_dir)
-    if config.toxic_label not in labels:
-        raise UserError(
-            f"toxic label {config.toxic_label!r} is not one of the model's labels {labels}"
+    positive = positive_label(config.positive_label, labels)
+    _check_out(final_dir, config.overwrite)
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    # Everything is written beside --out and renamed into place at the end, so that a failed or
+    # interrupted export leaves the previous folder (or none) rather than half of a new one.
+    out_dir = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.", dir=final_dir.parent))
+    try:
+        _write_folder(
+            model_dir, out_dir, final_dir.name, config, data, model_config, labels, positive
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in (*BACKEND_FILES.values(), "inference.json"):
-        (out_dir / stale).unlink(missing_ok=True)
+        _publish(out_dir, final_dir)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    return final_dir
 
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise UserError(
+            f"--out {out} already holds files: name a new folder, or add --overwrite to replace it"
+        )
+
+
+def _publish(staged: Path, out: Path) -> None:
+    """Readable files (0644, folders 0755: the weights were written 0600) renamed into place."""
+    for path in [staged, *staged.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    previous = None
+    if out.exists():
+        previous = out.with_name(f".{out.name}.previous-{os.getpid()}")
+        out.rename(previous)
+    try:
+        staged.rename(out)
+    except OSError:
+        if previous is not None:
+            previous.rename(out)
+        raise
+    if previous is not None:
+        shutil.rmtree(previous)
+
+
+def _write_folder(
+    model_dir: Path,
+    out_dir: Path,
+    name: str,
+    config: ExportConfig,
+    data: DataConfig | None,
+    model_config: dict[str, Any],
+    labels: list[str],
+    positive: str,
+) -> None:
+    """The deployable folder's files, written into `out_dir` (named `name` once in place)."""
     model, tokenizer = _load(model_dir)
     model.save_pretrained(out_dir)  # safetensors only: transformers 5 no longer writes pickles
     tokenizer.save_pretrained(out_dir)
@@ -135,16 +147,18 @@ def export_model(
 
     info = InferenceSettings(
         threshold=DEFAULT_THRESHOLD,
-        toxic_label=config.toxic_label,
+        toxic_label=positive,
         max_length=config.max_length,
         labels=labels,
-        name=config.name or out_dir.resolve().name,
+        name=config.name or name,
         version=_digest(out_dir / "model.safetensors"),
         threshold_source="default (no validation data given)",
         source_model=str(model_dir),
         data=None if data is None else ", ".join(data.data),
         exported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         modeldistill_version=__version__,
+        task_title=config.task_title,
+        positive_meaning=config.positive_meaning,
     )
     # Written now so that the self-check and the tuning load the folder as users will.
     write_inference(out_dir, info)
@@ -154,7 +168,7 @@ def export_model(
     splits = load_splits(data) if data is not None else None
     if splits is not None:
         info.threshold, info.threshold_source, info.validation = tune_threshold(
-            out_dir, splits, info.data, config.toxic_label
+            out_dir, splits, info.data, positive
         )
     info.parameters = count_parameters(out_dir)
     if not config.keep_fp32:
@@ -172,7 +186,7 @@ def export_model(
     elif metrics_path.is_file():
         metrics = read_metrics(metrics_path)
     check = read_check(out_dir / CHECK_FILE)
-    if data is not None and config.toxic_label == TOXIC_LABEL:
+    if data is not None and positive == TOXIC_LABEL:
         # The behavioural check of the folder as shipped, for the card (sentences left out).
         from modeldistill.check.run import run_check
 
@@ -183,7 +197,6 @@ def export_model(
         out_dir, model_config, info, metrics, read_run_config(model_dir), check
     )
     write_model_card(out_dir, card)
-    return out_dir
 
 
 def _check_model_dir(model_dir: Path) -> dict[str, Any]:

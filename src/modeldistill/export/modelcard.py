@@ -1,28 +1,30 @@
 """The model card (`README.md`) of an exported folder: text from templates, figures from artifacts.
 
-`templates/model_card.md` holds the card's text; `templates/dataset_<name>.md` holds what is
-particular to a known dataset (what it is about, its language, limits, label notes), and
-`templates/dataset_generic.md` what is said of any other dataset. Every figure comes from the
-folder's artifacts: `inference.json`, `metrics.json`, `run_config.json` and `config.json`.
+`templates/model_card.md.j2` (Jinja2) holds the card's text; `templates/dataset_<name>.md.j2` sets
+what is particular to a known dataset (what it is about, its language and tags, limits, label
+notes, whether it is hate speech), and `templates/dataset_generic.md.j2` what is said of any other
+data, from the task export recorded (`--task-title`, `--positive-meaning`). Every figure comes from
+the folder's artifacts: `inference.json`, `metrics.json`, `run_config.json`, `check.json` and
+`config.json`.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from string import Template
 from typing import Any
+
+import jinja2
 
 from modeldistill import __version__
 from modeldistill.artifacts import CheckSummary, InferenceSettings, Metrics, RunConfig
 from modeldistill.inference.backends import BACKEND_FILES
+from modeldistill.labels import describe_task
 
 TEMPLATES = Path(__file__).parent / "templates"
 # The Hub id of the model `embedded:all-MiniLM-L6-v2` ships offline.
 EMBEDDED_BASE = "sentence-transformers/all-MiniLM-L6-v2"
 KNOWN_DATASETS = ("hate_speech18", "several_sources")
 SEVERAL_SOURCES = "several_sources"
-_BLOCK = re.compile(r"^\[(\w+)\]\n", re.MULTILINE)
 
 
 def training_sources(run: RunConfig | None) -> list | None:
@@ -52,17 +54,27 @@ def dataset_name(data: str | None, run: RunConfig | None) -> str | None:
     return known or Path(source).name
 
 
-def dataset_text(dataset: str | None) -> dict[str, str]:
-    """The card's dataset-specific blocks: the dataset's own template, else the generic one."""
-    path = TEMPLATES / f"dataset_{dataset}.md"
-    if dataset is None or dataset not in KNOWN_DATASETS:
-        path = TEMPLATES / "dataset_generic.md"
-    text = path.read_text(encoding="utf-8")
-    names = _BLOCK.findall(text)
-    values = [part.removesuffix("\n") for part in _BLOCK.split(text)[2::2]]
-    blocks = dict(zip(names, values, strict=True))
-    where = dataset or "the data it was trained on"
-    return {key: Template(value).safe_substitute(dataset=where) for key, value in blocks.items()}
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        # Markdown, not HTML: escaping would print "`" and "&" of the figures as entities.
+        autoescape=False,
+        # A value the artifacts lack must fail the render, not print as an empty string.
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def dataset_template(dataset: str | None) -> str:
+    """The template of what is particular to the data: the dataset's own, else the generic one."""
+    return f"dataset_{dataset}.md.j2" if dataset in KNOWN_DATASETS else "dataset_generic.md.j2"
+
+
+def task_of(info: InferenceSettings) -> dict[str, Any]:
+    """The task export recorded (title, positive label and what it means), as the page shows it."""
+    return describe_task(info.task_title, info.toxic_label, info.positive_meaning)
 
 
 def base_model(config: dict[str, Any], run: RunConfig | None) -> str | None:
@@ -74,115 +86,7 @@ def base_model(config: dict[str, Any], run: RunConfig | None) -> str | None:
     return EMBEDDED_BASE if str(base).startswith("embedded:") else str(base)
 
 
-def training_summary(run: RunConfig | None, block: dict[str, Any]) -> str:
-    """How the model was trained, from the resolved config written next to it."""
-    if run is None:
-        return "No run_config.json came with the model, so its training is not described here."
-    train = run.train
-    parts = [
-        f"`modeldistill train --method {train.method}`: {train.epochs} epochs, "
-        f"learning rate {train.learning_rate}, batch {train.batch_size}, seed {train.seed}"
-    ]
-    if block.get("layer_map"):
-        parts.append(
-            f"layers {block['layer_map']} (0-based) of the {block.get('teacher_layers', '?')}-layer "
-            f"fine-tuned teacher `{block.get('teacher', '?')}`"
-        )
-    if train.method not in ("teacher", "lora"):
-        parts.append(
-            f"loss = {train.weight_classification} × cross-entropy ("
-            f"class weights: {train.class_weighting}) + {train.weight_divergence} × KL at "
-            f"temperature T = {train.temperature} (× T²) + {train.weight_cosine} × cosine"
-            + (f" + {train.weight_hidden} × hidden-state MSE" if train.weight_hidden else "")
-        )
-    if train.method == "lora":
-        parts.append(
-            f"LoRA rank {train.lora_r}, alpha {train.lora_alpha} on "
-            f"{', '.join(train.lora_targets)}, merged into the weights"
-        )
-    if block.get("best_epoch"):
-        parts.append(f"kept epoch {block['best_epoch']} (best validation macro-F1)")
-    return "; ".join(parts) + ". The full settings are in `run_config.json`."
-
-
-def measured_summary(metrics: Metrics | None) -> str:
-    if metrics is None:
-        return "No metrics.json came with the model, so no test metrics are reported here."
-    hate_f1 = metrics.hate.f1 if metrics.hate else float("nan")
-    how = (
-        "argmax labels"
-        if metrics.threshold is None
-        else f"P(hate) at the threshold {metrics.threshold:.4f}, as the API decides; ROC-AUC "
-        f"{metrics.roc_auc:.4f}"
-    )
-    return (
-        f"On the {metrics.split} split ({metrics.num_examples} texts): accuracy "
-        f"{metrics.accuracy:.4f}, macro-F1 {metrics.macro_f1:.4f}, hate-vs-rest F1 {hate_f1:.4f} "
-        f"({how}); measured by `modeldistill evaluate` with the `{metrics.backend}` backend"
-        + (" of this folder." if metrics.backend != "torch" else ", before export.")
-    )
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
-
-
-def sources_section(specs: list, metrics: Metrics | None) -> str:
-    """Every source with its license, citation and label map, and its test scores."""
-    from modeldistill.data.sources.loaders import LOADERS
-
-    rows = []
-    for spec in specs:
-        loader = LOADERS[spec.loader]
-        mapping = ", ".join(f"{k} → {v or 'dropped'}" for k, v in spec.label_map.items())
-        rows.append(
-            [
-                spec.name,
-                loader.description,
-                loader.license or "the user's",
-                loader.citation,
-                mapping,
-            ]
-        )
-    text = "\n\n## Sources\n" + _table(["source", "what", "license", "citation", "label map"], rows)
-    if metrics is not None and metrics.by_source:
-        scores = [
-            [
-                name,
-                str(part.num_examples),
-                f"{part.hate.f1:.4f}" if part.hate else "–",
-                f"{part.macro_f1:.4f}",
-                "–" if part.roc_auc is None else f"{part.roc_auc:.4f}",
-                f"{part.accuracy:.4f}",
-            ]
-            for name, part in metrics.by_source.items()
-        ]
-        text += "\n\nTest split per source (texts as published, this folder's backend):\n\n"
-        text += _table(["source", "texts", "hate F1", "macro-F1", "ROC-AUC", "accuracy"], scores)
-    return text
-
-
-def check_section(check: CheckSummary | None) -> str:
-    """The behavioural check's table, when export ran it."""
-    if check is None:
-        return ""
-    cases = [
-        [name, case.expected or "", str(case.n), f"{case.accuracy:.1%}"]
-        for name, case in check.cases.items()
-    ]
-    groups = [[name, str(group.n), f"{group.accuracy:.1%}"] for name, group in check.groups.items()]
-    verdict = "all targets met" if check.passed else "missed: " + "; ".join(check.failures)
-    return (
-        f"\n\n## Behavioural check\n`modeldistill check`: {check.accuracy:.1%} of "
-        f"{check.num_cases} template sentences right ({verdict}).\n\n"
-        + _table(["case type", "expected", "n", "accuracy"], cases)
-        + "\n\n"
-        + _table(["group", "n", "accuracy"], groups)
-    )
-
-
-def eval_results(metrics: Metrics | None, dataset: str | None) -> list[Any] | None:
+def eval_results(metrics: Metrics | None, dataset: str | None, positive: str) -> list[Any] | None:
     """The Hub's model-index entries for the test metrics (none without a metrics file)."""
     from huggingface_hub import EvalResult
 
@@ -199,12 +103,76 @@ def eval_results(metrics: Metrics | None, dataset: str | None) -> list[Any] | No
         ("f1", "macro F1", metrics.macro_f1),
         ("f1", "weighted F1", metrics.weighted_f1),
     ]
-    if metrics.hate is not None:
-        figures.append(("f1", "hate F1", metrics.hate.f1))
+    scores = metrics.positive_scores(positive)
+    if scores is not None:
+        figures.append(("f1", f"{positive} F1", scores.f1))
     return [
         EvalResult(metric_type=kind, metric_name=label, metric_value=value, **common)
         for kind, label, value in figures
     ]
+
+
+def source_rows(specs: list) -> list[list[str]]:
+    """Every source with its license, citation and label map."""
+    from modeldistill.data.sources.loaders import LOADERS
+
+    rows = []
+    for spec in specs:
+        loader = LOADERS[spec.loader]
+        mapping = ", ".join(f"{k} → {v or 'dropped'}" for k, v in spec.label_map.items())
+        rows.append(
+            [
+                spec.name,
+                loader.description,
+                loader.license or "the user's",
+                loader.citation,
+                mapping,
+            ]
+        )
+    return rows
+
+
+def _score(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+def by_source_rows(metrics: Metrics | None, positive: str) -> list[list[str]]:
+    """The test scores of each source (none for a one-source run)."""
+    if metrics is None:
+        return []
+    rows = []
+    for name, part in metrics.by_source.items():
+        scores = part.positive_scores(positive)
+        rows.append(
+            [
+                name,
+                str(part.num_examples),
+                _score(scores.f1 if scores else None),
+                f"{part.macro_f1:.4f}",
+                _score(part.roc_auc),
+                f"{part.accuracy:.4f}",
+            ]
+        )
+    return rows
+
+
+def check_rows(check: CheckSummary | None) -> tuple[list[list[str]], list[list[str]]]:
+    """The behavioural check's case and group tables."""
+    if check is None:
+        return [], []
+    cases = [
+        [name, case.expected or "", str(case.n), f"{case.accuracy:.1%}"]
+        for name, case in check.cases.items()
+    ]
+    groups = [[name, str(group.n), f"{group.accuracy:.1%}"] for name, group in check.groups.items()]
+    return cases, groups
+
+
+def positive_phrase(metrics: Metrics | None, positive: str) -> str:
+    """The "<label>-vs-rest F1 x" of the card's measured line; the F1 of a label the test split
+    does not score is left unsaid rather than printed as nan."""
+    scores = metrics.positive_scores(positive) if metrics is not None else None
+    return f"{positive}-vs-rest F1 {scores.f1:.4f}" if scores else f"no `{positive}` scores"
 
 
 def render_model_card(
@@ -221,42 +189,47 @@ def render_model_card(
     block = _block(config)
     specs = training_sources(run)
     dataset = SEVERAL_SOURCES if specs else dataset_name(info.data, run)
-    sections = (sources_section(specs, metrics) if specs else "") + check_section(check)
-    text = dataset_text(dataset)
+    env = environment()
+    positive = info.toxic_label
+    task = task_of(info)
+    # A known dataset's hate-speech text fits only the hate-speech task: another positive label,
+    # or a task the user described, gets the generic text with their words.
+    values = {
+        "dataset_template": dataset_template(dataset if task["hate_speech"] else None),
+        "dataset": dataset or "the data it was trained on",
+        "task": task,
+    }
+    about = env.get_template(values["dataset_template"]).make_module(values)
     card_data = ModelCardData(
         model_name=info.name,
-        language=text["language"] or None,
+        language=about.language or None,
         license="apache-2.0",
         library_name="transformers",
         pipeline_tag="text-classification",
-        tags=[
-            *text["tags"].split(),
-            "modeldistill",
-            *(["distillation"] if block.get("method") else []),
-        ],
+        tags=[*about.tags, "modeldistill", *(["distillation"] if block.get("method") else [])],
         base_model=base_model(config, run),
         datasets=[spec.name for spec in specs] if specs else [dataset] if dataset else None,
-        eval_results=eval_results(metrics, dataset),
+        eval_results=eval_results(metrics, dataset, positive),
     )
-    files = [f for f in ("model.safetensors", *BACKEND_FILES.values()) if (out_dir / f).is_file()]
-    body = Template((TEMPLATES / "model_card.md").read_text(encoding="utf-8")).substitute(
-        name=info.name,
+    # A backend's file once, even where two names lead to it (torch reads model.safetensors).
+    names = dict.fromkeys(("model.safetensors", *BACKEND_FILES.values()))
+    cases, groups = check_rows(check)
+    body = env.get_template("model_card.md.j2").render(
+        **values,
+        info=info,
+        positive=positive,
         layers=config.get("num_hidden_layers", "?"),
-        subject=text["subject"],
         version=__version__,
-        method=f" (method: {block['method']})" if block.get("method") else "",
-        intended_use=text["intended_use"],
-        toxic_label=info.toxic_label,
-        threshold=f"{info.threshold:.4f}",
-        limits=text["limits"],
-        max_length=info.max_length,
-        labels=", ".join(f"`{label}`" for label in info.labels),
-        label_notes=text["label_notes"],
-        threshold_source=info.threshold_source,
-        training=training_summary(run, block),
-        sections=sections,
-        measured=measured_summary(metrics),
-        files=", ".join(f"`{f}`" for f in files),
+        block=block,
+        run=run,
+        sources=source_rows(specs) if specs else [],
+        by_source=by_source_rows(metrics, positive),
+        check=check,
+        check_cases=cases,
+        check_groups=groups,
+        metrics=metrics,
+        positive_scores=positive_phrase(metrics, positive),
+        files=[name for name in names if (out_dir / name).is_file()],
     )
     return f"---\n{card_data.to_yaml()}\n---\n\n{body}"
 

@@ -40,7 +40,7 @@ from modeldistill.inference.folder import (
     labels_from_config,
     load_tokenizer,
 )
-from modeldistill.labels import DEFAULT_TOXIC_LABEL
+from modeldistill.labels import DEFAULT_TOXIC_LABEL, describe_task
 from modeldistill.text import TextPrep, has_surrogates
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,10 @@ class Classifier:
         self.metrics: dict[str, Any] | None = info.get("metrics")
         self._pad_id = info["pad_id"]
         self.text_prep: TextPrep = info["text_prep"]
+        # What the model decides, for the page: its title, positive label and what that means.
+        self.task: dict[str, Any] = describe_task(
+            info.get("task_title"), self.toxic_label, info.get("positive_meaning")
+        )
 
     @classmethod
     def load(
@@ -207,6 +211,8 @@ class Classifier:
             "text_prep": TextPrep.from_dict((config.get("modeldistill") or {}).get("text_prep")),
             "name": settings.name if settings else None,
             "version": settings.version if settings else None,
+            "task_title": settings.task_title if settings else None,
+            "positive_meaning": settings.positive_meaning if settings else None,
             "metrics": read_metrics(metrics_path).to_dict() if metrics_path.is_file() else None,
         }
         return cls(path, runner, tokenizer, labels, info)
@@ -352,6 +358,7 @@ class Classifier:
             "max_length": self.max_length,
             "max_windows": self.max_windows,
             "path": str(self.path),
+            "task": self.task,
         }
 
 

@@ -1,5 +1,6 @@
 """`modeldistill train` (one model) and `modeldistill run` (the whole experiment): flags and entry
-points only; the work is in `train.run` and `train.experiment`."""
+points only; the work is in `train.run` and `train.experiment`, imported once the flags are read
+(they load torch and transformers, seconds that `--help` and a mistyped flag should not wait)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,14 @@ import argparse
 import logging
 import sys
 
-from modeldistill.artifacts import (
-    METRICS_FILE,
-    read_metrics,
-)
+from modeldistill.artifacts import METRICS_FILE, Metrics, read_metrics
 from modeldistill.data.config import DataConfig
+from modeldistill.labels import HATE
+from modeldistill.paths import require_pretrained
 from modeldistill.settings import add_arguments as add_config_arguments
 from modeldistill.settings import from_args
 from modeldistill.train.config import TrainConfig
-from modeldistill.train.experiment import ExperimentConfig, run_experiment
-from modeldistill.train.run import train
+from modeldistill.train.experiment import ExperimentConfig
 
 log = logging.getLogger(__name__)
 
@@ -24,18 +23,41 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, TrainConfig)
     add_config_arguments(parser, DataConfig)
+    add_positive_label(
+        parser, "the label whose precision, recall and F1 are printed (default: `hate` if any)"
+    )
+
+
+def positive_summary(metrics: Metrics, requested: str | None) -> str:
+    """The positive class's precision, recall and F1, under its own name ("" when the labels
+    name no positive class: `train` scores every class, and a report of `nan` helps no one)."""
+    label = requested or (HATE if HATE in metrics.labels else None)
+    scores = metrics.positive_scores(label) if label else None
+    if scores is None:
+        return ""
+    return f"  {label} P/R/F1 {scores.precision:.4f}/{scores.recall:.4f}/{scores.f1:.4f}"
+
+
+def add_positive_label(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--positive-label", default=None, help=help_text)
+    # The flag's first name, from when every model was a hate-speech one: still works.
+    parser.add_argument("--toxic-label", dest="positive_label", help=argparse.SUPPRESS)
 
 
 def main(args: argparse.Namespace) -> int:
     config = from_args(TrainConfig, args)
-    out = train(config, from_args(DataConfig, args))
+    data = from_args(DataConfig, args)
+    if config.method in ("teacher", "lora"):
+        require_pretrained(config.base_model)
+    from modeldistill.train.run import train
+
+    out = train(config, data)
     metrics_path = out / METRICS_FILE
     if metrics_path.is_file():
         metrics = read_metrics(metrics_path)
-        hate_f1 = metrics.hate.f1 if metrics.hate else float("nan")
         print(
             f"{config.method}: test accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}"
-            f"  hate F1 {hate_f1:.4f}  -> {out}"
+            f"{positive_summary(metrics, args.positive_label)}  -> {out}"
         )
     return 0
 
@@ -55,6 +77,7 @@ REPLACED_TRAIN_FLAGS = ("method", "out", "teacher", "base_model", "layers")
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, ExperimentConfig)
+    parser.add_argument("--toxic-label", dest="positive_label", help=argparse.SUPPRESS)
     parser.add_argument(
         "--finetuned-teacher", dest="teacher", action=_Renamed, help=argparse.SUPPRESS
     )
@@ -68,11 +91,17 @@ def run_main(args: argparse.Namespace) -> int:
     base = from_args(
         TrainConfig, args, method="teacher", out=experiment.out / "teacher", ensemble=[]
     )
-    results = run_experiment(experiment, base, from_args(DataConfig, args), args.ensemble)
-    for method, metrics in results["methods"].items():
+    data = from_args(DataConfig, args)
+    if not experiment.teacher or "lora" in experiment.methods:
+        require_pretrained(experiment.base_model)
+    from modeldistill.train.experiment import run_experiment
+
+    results = run_experiment(experiment, base, data, args.ensemble)
+    for method, values in results["methods"].items():
+        metrics = Metrics.model_validate(values)
         print(
-            f"{method:>8}: accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  "
-            f"hate F1 {metrics.get('hate', {}).get('f1', float('nan')):.4f}"
+            f"{method:>8}: accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}"
+            + positive_summary(metrics, results["positive_label"])
         )
     print(f"report: {experiment.out / 'report.md'}")
     return 0

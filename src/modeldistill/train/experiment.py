@@ -20,13 +20,11 @@ from pathlib import Path
 
 from modeldistill.artifacts import METRICS_FILE, read_metrics
 from modeldistill.data.config import DataConfig
-from modeldistill.data.splits import load_splits
 from modeldistill.errors import UserError
+from modeldistill.labels import positive_label
 from modeldistill.paths import EMBEDDED_TEACHER
 from modeldistill.settings import option, require, to_jsonable
 from modeldistill.train.config import METHODS, STUDENT_METHODS, TrainConfig
-from modeldistill.train.report import write_report
-from modeldistill.train.run import train
 
 
 @dataclass
@@ -44,6 +42,11 @@ class ExperimentConfig:
     methods: list[str] = option(["teacher", "odd", "even", "lora"], "what to train, in order")
     layers: list[int] = option([], "0-based teacher layers for the `layers` method")
     resume: bool = option(False, "skip methods whose folder already has metrics.json")
+    positive_label: str | None = option(
+        None,
+        "the label whose precision, recall and F1 the report shows (alias --toxic-label; default: "
+        "`hate` when the data has that label)",
+    )
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -66,6 +69,11 @@ def run_experiment(
     ensemble: list[str] | None = None,
 ) -> dict:
     """Train every method of `experiment`; `ensemble` (more teacher folders) goes to the students."""
+    # Here, not at the top: `run --help` reads ExperimentConfig from this module without torch.
+    from modeldistill.data.splits import load_splits
+    from modeldistill.train.report import write_report
+    from modeldistill.train.run import train
+
     teacher_dir = Path(experiment.teacher or experiment.out / "teacher")
     if experiment.teacher and not _finished(teacher_dir):
         raise UserError(
@@ -78,6 +86,8 @@ def run_experiment(
             f"students need a fine-tuned teacher: add `teacher` to --methods or train {teacher_dir}"
         )
     splits = load_splits(data)
+    # Before any training: a report of data without `hate` needs to be told its positive class.
+    positive = positive_label(experiment.positive_label, splits.labels, "the data's")
     timings = {}
     folders = {m: teacher_dir if m == "teacher" else experiment.out / m for m in experiment.methods}
     for method, folder in folders.items():
@@ -104,6 +114,7 @@ def run_experiment(
         "methods": {
             m: read_metrics(folder / METRICS_FILE).to_dict() for m, folder in folders.items()
         },
+        "positive_label": positive,
         "data": splits.summary(),
         "config": {
             "run": to_jsonable(experiment),
@@ -115,5 +126,5 @@ def run_experiment(
     (experiment.out / "results.json").write_text(
         json.dumps(results, indent=2) + "\n", encoding="utf-8"
     )
-    write_report(experiment.out, folders)
+    write_report(experiment.out, folders, positive)
     return results

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from modeldistill.artifacts import METRICS_FILE, read_json_object, read_metrics, read_train_log
+from modeldistill.labels import HATE
 
 
 def _best_epoch_line(folder: Path, best_epoch: int) -> dict:
@@ -12,13 +13,15 @@ def _best_epoch_line(folder: Path, best_epoch: int) -> dict:
     return next((line for line in lines if line["epoch"] == best_epoch), lines[-1] if lines else {})
 
 
-def write_report(out: Path, folders: dict[str, Path]) -> Path:
-    """report.md and its PNG plots, from the files the runs wrote (nothing is recomputed)."""
+def write_report(out: Path, folders: dict[str, Path], positive: str = HATE) -> Path:
+    """report.md and its PNG plots, from the files the runs wrote (nothing is recomputed);
+    `positive` is the label whose precision, recall and F1 are shown."""
     plots = plot_runs(out, folders)
     rows = [
-        "| model | layers | train loss (total / CE / KL / cos) | test accuracy | macro-F1 | hate F1 "
+        "| model | layers | train loss (total / CE / KL / cos) | test accuracy | macro-F1 "
+        f"| {positive} precision | {positive} recall | {positive} F1 "
         "| parameters | size (MB) | train time (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     all_metrics = {
         method: read_metrics(folder / METRICS_FILE) for method, folder in folders.items()
@@ -37,10 +40,12 @@ def write_report(out: Path, folders: dict[str, Path]) -> Path:
             )
         ]
         loss = " / ".join("–" if value is None else f"{value:.4f}" for value in parts)
-        hate_f1 = metrics.hate.f1 if metrics.hate else float("nan")
+        scores = metrics.positive_scores(positive)
+        shown = [scores.precision, scores.recall, scores.f1] if scores is not None else [None] * 3
+        positive_cells = " | ".join("–" if v is None else f"{v:.4f}" for v in shown)
         rows.append(
             f"| {method} | {model_config.get('num_hidden_layers', '?')} | {loss} | {metrics.accuracy:.4f} "
-            f"| {metrics.macro_f1:.4f} | {hate_f1:.4f} "
+            f"| {metrics.macro_f1:.4f} | {positive_cells} "
             f"| {metrics.parameters:,} | {metrics.size_bytes / 1e6:.1f} | {metrics.train_seconds or 0:.0f} |"
         )
     per_class = [

@@ -15,6 +15,9 @@ A recipe file (YAML or JSON) looks like:
         text_column: body
         label_map: {toxic: hate, clean: not_hate, spam: null}   # null drops the row
         weight: 2                        # training rows repeated (fractions sample)
+    text_prep:                           # how every text is prepared (for training and serving)
+      clean: true                        # default true: several sources are always cleaned
+      emoji_names: true                  # default false; `--emoji-names` overrides it
 
 A `--data` value names a loader (its shared folder), a shared folder, a table file, or a recipe file.
 """
@@ -110,8 +113,10 @@ def _spec_from_mapping(entry: object, where: str) -> SourceSpec:
         raise UserError(f"{where}: {error}") from None
 
 
-def read_recipe(path: Path) -> list[SourceSpec]:
-    """The sources a recipe file names; relative paths are read from the file's folder."""
+TEXT_PREP_KEYS = ("clean", "emoji_names")
+
+
+def _payload(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -132,9 +137,35 @@ def read_recipe(path: Path) -> list[SourceSpec]:
         raise UserError(f"recipe {path} must be a mapping with a `sources:` list")
     if not payload["sources"]:
         raise UserError(f"recipe {path} names no source")
-    extra = sorted(set(payload) - {"sources"})
+    extra = sorted(set(payload) - {"sources", "text_prep"})
     if extra:
         raise UserError(f"recipe {path}: unknown top-level key(s) {', '.join(extra)}")
+    return payload
+
+
+def read_text_prep(path: Path) -> dict[str, bool]:
+    """The recipe's `text_prep:` settings ({} when it has none): recorded in the recipe so that
+    `data` and `evaluate` build the same rows as training without repeating a flag."""
+    prep = _payload(path).get("text_prep") or {}
+    if not isinstance(prep, dict):
+        raise UserError(
+            f"recipe {path}: `text_prep:` must be a mapping ({', '.join(TEXT_PREP_KEYS)})"
+        )
+    unknown = sorted(set(prep) - set(TEXT_PREP_KEYS))
+    if unknown:
+        raise UserError(
+            f"recipe {path}: unknown text_prep key(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(TEXT_PREP_KEYS)}"
+        )
+    bad = sorted(key for key, value in prep.items() if not isinstance(value, bool))
+    if bad:
+        raise UserError(f"recipe {path}: text_prep {', '.join(bad)} must be true or false")
+    return dict(prep)
+
+
+def read_recipe(path: Path) -> list[SourceSpec]:
+    """The sources a recipe file names; relative paths are read from the file's folder."""
+    payload = _payload(path)
     specs = []
     for index, entry in enumerate(payload["sources"], start=1):
         spec = _spec_from_mapping(entry, f"recipe {path}, source {index}")
