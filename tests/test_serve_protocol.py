@@ -10,7 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import select
 import socket
+import threading
+import time
 
 import httpx
 import pytest
@@ -233,3 +236,67 @@ def test_protocol_refusals_are_counted_and_logged(tiny_bert_dir, classifier):
     assert len(refused) == 3, handler.lines
     for status, line in zip((400, 431, 408), refused, strict=True):
         assert f"refused with {status}: " in line and "127.0.0.1:" in line, line
+
+
+# ---- a client that pipelines and never reads ---------------------------------------------------
+
+# A small request with a big answer: unread answers fill the socket buffers quickly.
+FETCH = b"GET /static/app.js HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def test_a_pipelining_client_that_never_reads_is_not_read_either(tiny_bert_dir, classifier):
+    """2,000 pipelined requests in one go, no answer taken: once a few answers are unread and a
+    few requests queued, the server stops reading the connection (before, every request read was
+    parsed and queued: a 17 MB flood took ~1 GiB). When the client reads again, every request is
+    answered, in order."""
+    from modeldistill.serve import ServeConfig, create_app
+    from modeldistill.serve.protocol import FEED_PIECE, HttpLimits, LimitedHttpToolsProtocol
+    from serve_helpers import LiveServer
+
+    app = create_app(ServeConfig(model=tiny_bert_dir), classifier)
+    limits = HttpLimits()
+    count = 2000
+    with LiveServer(app) as live, socket.create_connection(live.address) as conn:
+        conn.setblocking(False)
+        flood, sent = FETCH * count, 0
+        queued = backlog = unsent = 0
+        protocol = None
+        deadline = time.monotonic() + 60
+        # Until all is sent and the server has stopped reading (or sending blocks for good).
+        while protocol is None or not protocol.flow.read_paused or sent < len(flood):
+            assert time.monotonic() < deadline, (sent, protocol and protocol.flow.read_paused)
+            with contextlib.suppress(BlockingIOError):
+                sent += conn.send(flood[sent:])
+            select.select([], [conn], [], 0.01)
+            if protocol is None:
+                protocol = next(iter(live.server.server_state.connections), None)
+                continue
+            queued = max(queued, len(protocol.pipeline))
+            backlog = max(backlog, len(protocol._backlog) - protocol._offset)
+            unsent = max(unsent, protocol.transport.get_write_buffer_size())
+            if protocol.flow.read_paused and protocol.flow.write_paused:
+                break
+        assert isinstance(protocol, LimitedHttpToolsProtocol)
+        assert queued <= limits.max_pipelined + FEED_PIECE // len(FETCH) + 1, queued
+        assert backlog <= 2**20, backlog  # one read at most
+        # asyncio lets one answer past the limit before it pauses the writer
+        assert unsent <= limits.max_unread_response_bytes + 2**20, unsent
+
+        # Now read, and ask to close after one more.
+        answers = []
+        reader = threading.Thread(target=lambda: answers.append(read_all(conn)))
+        conn.setblocking(True)
+        reader.start()
+        last = FETCH.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+        conn.sendall(flood[sent:] + last)
+        reader.join(timeout=240)
+        assert not reader.is_alive(), "the answers stopped coming"
+    statuses = [status for status, _, _ in responses(answers[0])]
+    assert statuses == [200] * (count + 1)
+
+
+def read_all(conn: socket.socket) -> bytes:
+    data = b""
+    while chunk := conn.recv(2**20):
+        data += chunk
+    return data

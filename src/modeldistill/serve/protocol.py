@@ -304,9 +304,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _timed_out(self) -> None:
         self._timer = None
-        if self._holding():
-            # The rest of this request is here, waiting for the answers before it to be taken:
-            # the delay is the server's, not the client's.
+        if self.flow.read_paused:
+            # The rest of this request may be here (held, or in the socket buffer), waiting for
+            # the answers before it to be taken: the delay is the server's, not the client's.
             self._arm(
                 self.limits.body_timeout if self._phase == "body" else self.limits.header_timeout
             )
