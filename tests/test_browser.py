@@ -9,6 +9,7 @@ leaves a screenshot in test-artifacts/.
 
 import contextlib
 import os
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -178,3 +179,109 @@ def test_api_docs_load_without_leaving_the_machine(page, server_url):
         page.get_by_text("/api/v1/predict").first.wait_for()
     recorder.assert_loopback_only()
     assert not [e for e in recorder.errors if "Content Security Policy" in e], recorder.errors
+
+
+def test_a_new_request_clears_the_previous_verdict(page, server_url):
+    with screenshot_on_failure(page, "stale-verdict"):
+        page.goto(server_url + "/")
+        box = page.get_by_label("Text to classify")
+        button = page.get_by_role("button", name="Get Prediction")
+        box.fill("see you at the meeting tomorrow")
+        button.click()
+        page.locator("#result").wait_for(state="visible")
+        box.fill("   ")  # refused by the page itself
+        button.click()
+        assert page.locator("#error").inner_text() == "Type some text first."
+        assert page.locator("#result").is_hidden()
+        box.fill("see you at the meeting tomorrow")
+        button.click()
+        page.locator("#result").wait_for(state="visible")
+        # ...and refused by the server: the verdict from before must not sit beside the error.
+        page.route(
+            "**/api/v1/predict",
+            lambda route: route.fulfill(
+                status=503, content_type="application/json", body='{"detail": "busy"}'
+            ),
+        )
+        button.click()
+        page.get_by_text("The server is busy").wait_for()
+        assert page.locator("#result").is_hidden()
+
+
+def test_echoed_text_is_isolated_and_shows_bidi_controls(page, server_url):
+    # U+202E displays what follows reversed: beside "Not toxic" the reader would see a sentence
+    # other than the one scored.
+    text = "\u202eereh emoclew lla era uoy \u2066and\u2069 more"
+    with screenshot_on_failure(page, "bidi"):
+        page.goto(server_url + "/")
+        page.get_by_label("Text to classify").fill(text)
+        page.get_by_role("button", name="Get Prediction").click()
+        page.locator("#result").wait_for(state="visible")
+        echo = page.locator("#echo")
+        assert echo.evaluate("e => [e.tagName, e.getAttribute('dir')]") == ["BDI", "auto"]
+        shown = echo.text_content()
+        assert shown == "[U+202E]ereh emoclew lla era uoy [U+2066]and[U+2069] more"
+        assert not set(page.locator("#result").text_content()) & set("\u202e\u2066\u2069")
+
+
+def test_one_request_in_flight_whatever_the_key_or_button(page, server_url):
+    held = []
+    # Counted in the page as fetch() is called: no waiting to see whether a request shows up.
+    page.add_init_script(
+        "window.__fetches = 0; const fetch0 = window.fetch;"
+        "window.fetch = (...args) => { window.__fetches += 1; return fetch0(...args); };"
+    )
+    with screenshot_on_failure(page, "in-flight"):
+        page.goto(server_url + "/")
+        page.wait_for_function("window.__fetches === 1")  # /api/v1/model
+        page.route("**/api/v1/predict", lambda route: held.append(route))  # held until released
+        box = page.get_by_label("Text to classify")
+        box.fill("one request only")
+        box.press("Enter")
+        page.get_by_role("button", name="Predicting…").wait_for()
+        box.press("Enter")
+        box.press("Enter")
+        page.evaluate("document.getElementById('predict-form').requestSubmit()")
+        assert page.evaluate("window.__fetches") == 2
+        deadline = time.monotonic() + 60
+        while not held:  # the route's handler runs as Playwright takes in the browser's events
+            assert time.monotonic() < deadline, "the request never reached the route"
+            page.wait_for_timeout(20)
+        assert len(held) == 1
+        held[0].continue_()
+        page.locator("#result").wait_for(state="visible")
+        page.get_by_role("button", name="Get Prediction").wait_for()
+        assert page.evaluate("window.__fetches") == 2
+
+
+def test_lengths_are_counted_in_code_points(page, server_url):
+    # The server counts code points; an emoji is one, though two UTF-16 units.
+    with screenshot_on_failure(page, "code-points"):
+        page.goto(server_url + "/")
+        page.wait_for_function(
+            "!document.getElementById('model-name').textContent.startsWith('Loading')"
+        )
+        box = page.get_by_label("Text to classify")
+        box.fill("\U0001f600" * 5000)
+        assert page.locator("#count").inner_text() == "5000 / 5000 characters"
+        page.get_by_role("button", name="Get Prediction").click()
+        page.locator("#result").wait_for(state="visible")
+        assert page.locator("#error").inner_text() == ""
+        box.fill("\U0001f600" * 5001)
+        page.get_by_role("button", name="Get Prediction").click()
+        assert "Too long: 5001 characters" in page.locator("#error").inner_text()
+
+
+@pytest.mark.parametrize("how", ["Enter", "button"])
+def test_focus_returns_to_the_text_box(page, server_url, how):
+    with screenshot_on_failure(page, f"focus-{how}"):
+        page.goto(server_url + "/")
+        box = page.get_by_label("Text to classify")
+        box.fill("where does the focus go")
+        if how == "Enter":
+            box.press("Enter")
+        else:
+            page.get_by_role("button", name="Get Prediction").click()
+        page.locator("#result").wait_for(state="visible")
+        page.get_by_role("button", name="Get Prediction").wait_for()
+        assert page.evaluate("document.activeElement.id") == "text"

@@ -368,7 +368,14 @@ def raw_request(port: int, body: bytes) -> tuple[str, float]:
 
 
 @pytest.mark.slow
-def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_0(int8_dir):
+@pytest.mark.parametrize(
+    "stop_signal", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name
+)
+def test_a_stop_signal_finishes_in_flight_requests_refuses_new_ones_and_exits_0(
+    int8_dir, stop_signal
+):
+    """SIGTERM (kill, systemd), SIGINT (Ctrl+C) and SIGHUP (the terminal closed) all drain; SIGHUP
+    used to end the process at once (exit 129), dropping the requests in flight."""
     port = free_port()
     shutdown_timeout = 5.0
     server = subprocess.Popen(
@@ -404,7 +411,7 @@ def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_0(int8_d
             thread.start()
         wait_until(lambda: sum(o == "ok" for _, o, _ in outcomes) >= 6, timeout=START_TIMEOUT_S)
         sigterm_at = time.monotonic()
-        server.send_signal(signal.SIGTERM)
+        server.send_signal(stop_signal)
         code = server.wait(timeout=shutdown_timeout + 20)
         exited_after = time.monotonic() - sigterm_at
         for thread in threads:
@@ -413,7 +420,10 @@ def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_0(int8_d
     finally:
         if server.poll() is None:
             server.kill()
-    assert code == 0, server.stderr.read()
+    log = server.stderr.read()
+    assert code == 0, log
+    stopped = [line for line in log.splitlines() if line.startswith("stopped on")]
+    assert stopped == [f"stopped on {stop_signal.name}: in-flight requests were finished"], log
     assert exited_after < shutdown_timeout + 15  # the setting plus interpreter teardown
     cut = [o for _, o, _ in outcomes if o not in ("ok", "busy", "refused")]
     assert not cut, cut

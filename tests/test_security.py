@@ -304,7 +304,7 @@ def test_error_bodies_hold_no_stack_traces_or_local_paths(tiny_bert_dir, classif
         assert str(tiny_bert_dir) not in model.text  # the model's folder is not advertised
 
 
-def test_malformed_http_gets_a_plain_400_without_internals(live_address):
+def test_malformed_http_gets_a_json_400_without_internals(live_address):
     for request in (
         b"GARBAGE\r\n\r\n",
         b"GET /predict?search=a HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
@@ -313,6 +313,9 @@ def test_malformed_http_gets_a_plain_400_without_internals(live_address):
         status, data = raw(live_address, request)
         assert status == 400, data[:200]
         assert b"Traceback" not in data and b'File "' not in data and b"/tmp/" not in data
+        head, body = data.split(b"\r\n\r\n", 1)
+        assert b"content-type: application/json" in head.lower()
+        assert json.loads(body)["detail"].startswith("malformed HTTP request")
 
 
 # ---- HTTP-layer limits, over raw sockets -------------------------------------------------------
@@ -342,7 +345,11 @@ def read_until_closed(conn: socket.socket, limit_s: float) -> tuple[bytes, float
     ("sent", "status"),
     [
         # A POST that declares 1000 bytes and sends 1: the body timeout.
-        (b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{", 408),
+        (
+            b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n{",
+            408,
+        ),
         # Headers that stop half-way: the header timeout.
         (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ", 408),
         # Nothing at all: closed quietly after the header timeout.
@@ -414,7 +421,16 @@ def test_allowed_hosts_refuses_other_host_headers(tiny_bert_dir, classifier):
         evil = raw(
             address, b"GET /healthz HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
         )
-    assert good[0] == 200 and evil[0] == 400, evil[1][:200]
+        twice = raw(
+            address,
+            b"GET /healthz HTTP/1.1\r\nHost: good.example\r\nHost: evil.example\r\n"
+            b"Connection: close\r\n\r\n",
+        )
+    assert good[0] == 200 and evil[0] == 400 and twice[0] == 400, (evil[1][:200], twice[1][:200])
+    for data in (evil[1], twice[1]):  # the API's JSON error, not Starlette's plain text
+        head, body = data.split(b"\r\n\r\n", 1)
+        assert b"content-type: application/json" in head.lower()
+        assert "Host" in json.loads(body)["detail"]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -22,7 +21,7 @@ from modeldistill.inference.classifier import Classifier, Prediction
 from modeldistill.serve.config import CONFIG_ENV, ServeConfig
 from modeldistill.serve.metrics import Metrics
 from modeldistill.serve.middleware import CLIENT_CLOSED_REQUEST, Gate, Observe
-from modeldistill.serve.protocol import EARLY_REFUSAL, ON_DISCONNECT
+from modeldistill.serve.protocol import EARLY_REFUSAL, ON_DISCONNECT, ON_REFUSAL
 from modeldistill.serve.schemas import (
     ErrorBody,
     LegacyResponse,
@@ -56,6 +55,38 @@ async def read_body(request: Request) -> bytes:
     except UnicodeDecodeError as error:
         raise HTTPException(400, detail=f"body is not UTF-8 text (byte {error.start})") from None
     return body
+
+
+def require_json(request: Request) -> None:
+    """415 unless the body is declared JSON. A form or text/plain POST is a "simple" request that
+    any web page can make a browser send, cross-origin and without a preflight; a JSON one is not."""
+    declared = request.headers.getlist("content-type")
+    if len(declared) > 1:
+        raise HTTPException(400, detail="more than one Content-Type header")
+    media, _, params = (declared[0] if declared else "").partition(";")
+    charset = ""
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    if media.strip().lower() != "application/json" or charset not in ("", "utf-8"):
+        raise HTTPException(415, detail="Content-Type must be application/json (UTF-8)")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    seen = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise HTTPException(400, detail=f"key {key!r} appears more than once in the JSON body")
+        seen.add(key)
+    return dict(pairs)
+
+
+def refuse_duplicate_keys(body: bytes) -> None:
+    """pydantic, like json.loads, keeps the last of two equal keys: `{"texts": ["kill them all"],
+    "texts": ["hello"]}` would be scored as "hello" while a filter in front read the first. Run on
+    bodies pydantic accepted, so it parses (only strings, lists and one object in them)."""
+    json.loads(body, object_pairs_hook=_unique_keys)
 
 
 class DisconnectWatch:
@@ -93,11 +124,15 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
     # A Host check or CORS headers must come before any answer, so they turn early refusal off.
     gate = Gate(metrics, service.refusal, enabled=not (config.allowed_hosts or config.cors_origins))
 
+    def count_refusal(status: int) -> None:
+        metrics.requests.labels("protocol", str(status)).inc()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         await service.start()
         try:
-            yield {EARLY_REFUSAL: gate.early}  # uvicorn hands this state to the protocol
+            # uvicorn hands this state to the protocol
+            yield {EARLY_REFUSAL: gate.early, ON_REFUSAL: count_refusal}
         finally:
             await service.stop()
 
@@ -173,8 +208,12 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
         "/api/v1/predict",
         response_model=PredictResponse,
         responses={
-            400: {"model": ErrorBody, "description": "body is not UTF-8 text"},
+            400: {
+                "model": ErrorBody,
+                "description": "body is not UTF-8 text, or has a key twice",
+            },
             413: {"model": ErrorBody, "description": "body too large"},
+            415: {"model": ErrorBody, "description": "Content-Type is not application/json"},
             422: {
                 "model": ValidationErrorBody,
                 "description": "malformed JSON, or texts that break the limits",
@@ -195,6 +234,7 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
     )
     async def predict(request: Request) -> dict:
         """Classify 1 to `max_texts` texts; results come back in input order."""
+        require_json(request)
         body = await read_body(request)
         try:
             texts = PredictRequest.model_validate_json(body).texts
@@ -204,6 +244,7 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
             raise RequestValidationError(
                 [{**item, "loc": ("body", *item["loc"])} for item in error.errors()]
             ) from None
+        refuse_duplicate_keys(body)
         predictions = await classify(request, texts)
         return {"model": model_ref, "results": [p.to_dict() for p in predictions]}
 
@@ -278,11 +319,13 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type"],
         )
-    if config.allowed_hosts:
-        app.add_middleware(
-            TrustedHostMiddleware, allowed_hosts=config.allowed_hosts, www_redirect=False
-        )
-    app.add_middleware(Observe, metrics=metrics, max_body_bytes=config.max_body_bytes, gate=gate)
+    app.add_middleware(
+        Observe,
+        metrics=metrics,
+        max_body_bytes=config.max_body_bytes,
+        gate=gate,
+        allowed_hosts=config.allowed_hosts,
+    )
     return app
 
 

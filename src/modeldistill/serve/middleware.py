@@ -2,7 +2,7 @@
 
 import time
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
@@ -36,15 +36,55 @@ def query_is_utf8(query: bytes) -> bool:
     return True
 
 
+def repeated_parameter(query: bytes) -> str | None:
+    """The first name given twice in `query`. `?search=hello&search=kill+them` would be scored as
+    whichever one the framework keeps (the last) while a filter in front may read the first."""
+    if b"&" not in query:
+        return None
+    seen = set()
+    for part in query.split(b"&"):
+        if part:
+            name = unquote_plus(part.split(b"=", 1)[0].decode("utf-8", "replace"))
+            if name in seen:
+                return name
+            seen.add(name)
+    return None
+
+
+def host_allowed(value: bytes, allowed: list[str]) -> bool:
+    """Starlette's TrustedHostMiddleware rule ("*", "*.example.org" or a name), the port
+    stripped, IPv6 literals ("[::1]:8000") kept whole."""
+    host = value.decode("latin-1").lower()
+    host = host[: host.find("]") + 1] if host.startswith("[") else host.split(":", 1)[0]
+    return any(
+        pattern == "*"
+        or host == pattern
+        or (pattern.startswith("*.") and host.endswith(pattern[1:]))
+        for pattern in allowed
+    )
+
+
 class Observe:
     """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): metrics, security headers, the
-    body limit, HEAD wherever GET is allowed, and query strings that must be UTF-8."""
+    body limit, HEAD wherever GET is allowed, the Host check, and query strings that must be
+    UTF-8 and name each parameter once."""
 
-    def __init__(self, app: Any, metrics: Metrics, max_body_bytes: int, gate: "Gate"):
+    def __init__(
+        self,
+        app: Any,
+        metrics: Metrics,
+        max_body_bytes: int,
+        gate: "Gate",
+        allowed_hosts: list[str] | None = None,
+    ):
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.gate = gate
+        # Lower case, as host names compare; "*" alone is the same as no check.
+        self.allowed_hosts = [host.lower() for host in allowed_hosts or ()]
+        if "*" in self.allowed_hosts:
+            self.allowed_hosts = []
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -80,7 +120,17 @@ class Observe:
                 raise HTTPException(413, detail=f"body larger than {self.max_body_bytes} bytes")
             return message
 
+        async def refuse(status: int, detail: str) -> None:
+            await JSONResponse({"detail": detail}, status)(scope, receive, send_with_headers)
+
         try:
+            if self.allowed_hosts:
+                # Here, not in Starlette's TrustedHostMiddleware: its 400 is plain text, and it
+                # reads the first of two Host headers.
+                hosts = [value for name, value in scope["headers"] if name == b"host"]
+                if len(hosts) != 1 or not host_allowed(hosts[0], self.allowed_hosts):
+                    await refuse(400, "Host header not allowed (one of --allowed-hosts, once)")
+                    return
             length = content_length(scope)
             if length is not None and length > self.max_body_bytes:
                 detail = f"body larger than {self.max_body_bytes} bytes"
@@ -91,10 +141,13 @@ class Observe:
                 response = JSONResponse({"detail": refusal.detail}, 503, refusal.headers)
                 await response(scope, receive, send_with_headers)
                 return
-            if scope["query_string"] and not query_is_utf8(scope["query_string"]):
+            query = scope["query_string"]
+            if query and not query_is_utf8(query):
                 # Starlette would decode it with U+FFFD in place of the bad bytes and score that.
-                detail = "query string is not UTF-8 text"
-                await JSONResponse({"detail": detail}, 400)(scope, receive, send_with_headers)
+                await refuse(400, "query string is not UTF-8 text")
+                return
+            if query and (name := repeated_parameter(query)) is not None:
+                await refuse(400, f"query parameter {name!r} given more than once")
                 return
             await self.app(scope, receive_with_limit, send_with_headers)
         finally:

@@ -1,11 +1,13 @@
 """Starting and stopping the server: the listening socket, uvicorn, SIGTERM, `--workers N`."""
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import socket
 import sys
+import threading
 
 from modeldistill import settings as cfg
 from modeldistill.errors import UserError
@@ -35,6 +37,38 @@ def bind(host: str, port: int) -> socket.socket:
         raise UserError(f"cannot listen on {host}:{port}: {error.strerror}") from error
     sock.set_inheritable(True)
     return sock
+
+
+# Each stops the server the same way: no new connections, in-flight requests get up to
+# --shutdown-timeout, then exit 0. uvicorn handles SIGINT and SIGTERM only, and SIGHUP's default
+# action ends the process at once, dropping what was in flight.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, stopped gracefully by any of STOP_SIGNALS, exiting 0 after saying
+        why in one line (uvicorn re-raises the signal after its shutdown, which for SIGINT and
+        SIGHUP means a traceback or exit 129)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+            if self._captured_signals:
+                name = signal.Signals(self._captured_signals[0]).name
+                print(f"stopped on {name}: in-flight requests were finished", file=sys.stderr)
+
+    return Server
 
 
 def uvicorn_settings(config: ServeConfig, workers: bool = False) -> dict:
@@ -67,9 +101,7 @@ def main(args: argparse.Namespace) -> int:
         sock = bind(config.host, config.port)
         name = app.state.service.classifier.name
         print(f"serving {name} ({app.state.service.classifier.backend}) on {url}", file=sys.stderr)
-        server = uvicorn.Server(uvicorn.Config(app, **settings))
-        # uvicorn re-raises SIGTERM after its graceful shutdown; a handled SIGTERM means exit 0.
-        signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        server = _server_class()(uvicorn.Config(app, **settings))
         try:
             server.run(sockets=[sock])
         except SystemExit as exit_:  # uvicorn exits when the app fails to start (warm-up failed)

@@ -2,7 +2,11 @@
 // Everything the user typed or the server sent is written with textContent, never as HTML.
 "use strict";
 
-const state = { maxChars: 5000, toxicLabel: "hate" };
+const state = { maxChars: 5000, toxicLabel: "hate", busy: false };
+
+// Bidirectional controls (ALM, LRM, RLM, LRE..RLO, LRI..PDI): invisible, yet U+202E shows a
+// sentence reversed, so the echo would not look like what was scored. Shown as their code point.
+const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/gu;
 
 function $(id) {
   return document.getElementById(id);
@@ -17,8 +21,16 @@ function percent(value) {
   return (value * 100).toFixed(1) + "%";
 }
 
+// Code points, as the server counts (Python's len); String.length counts UTF-16 units, so an
+// emoji would count twice.
+function codePoints(text) {
+  let count = 0;
+  for (const _ of text) count += 1;
+  return count;
+}
+
 function updateCount() {
-  const length = $("text").value.length;
+  const length = codePoints($("text").value);
   $("count").textContent = length ? `${length} / ${state.maxChars} characters` : "";
 }
 
@@ -32,13 +44,29 @@ function describeError(status, body) {
   return `The server answered with an error (${status}).`;
 }
 
+function echo(text) {
+  // In a <bdi dir="auto">, so the text's direction cannot spill onto the verdict around it.
+  const parts = [];
+  let last = 0;
+  for (const match of text.matchAll(BIDI_CONTROLS)) {
+    parts.push(text.slice(last, match.index));
+    const mark = document.createElement("span");
+    mark.className = "control";
+    mark.textContent = `[U+${match[0].codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}]`;
+    parts.push(mark);
+    last = match.index + match[0].length;
+  }
+  parts.push(text.slice(last));
+  $("echo").replaceChildren(...parts);
+}
+
 function render(text, result) {
   const pToxic = state.toxicLabel ? result.scores[state.toxicLabel] || 0 : 0;
   const verdict = result.toxic ? "Toxic" : "Not toxic";
   $("verdict").textContent = verdict;
   $("verdict").className = result.toxic ? "toxic" : "clean";
   $("confidence").textContent = `confidence ${percent(result.toxic ? pToxic : 1 - pToxic)}`;
-  $("echo").textContent = text;
+  echo(text);
   $("truncated").hidden = !result.truncated;
 
   const bars = $("bars");
@@ -71,20 +99,27 @@ function render(text, result) {
 
 async function submit(event) {
   if (event) event.preventDefault();
+  // One request at a time, whichever key or button asked: a disabled button stops clicks only.
+  if (state.busy) return;
   const text = $("text").value;
+  // Whatever comes of this request, the last one's verdict no longer belongs on screen.
+  $("result").hidden = true;
   // The server's rule (modeldistill.text): controls, format characters (zero-width spaces, soft
-  // hyphens), separators and U+FFFD are not text; nothing else left means nothing to score.
-  if (!/[^\s\p{Cc}\p{Cf}\p{Z}\uFFFD]/u.test(text)) {
+  // hyphens), separators, lone combining marks and variation selectors, private-use characters,
+  // Braille blanks, Hangul fillers and U+FFFD are not text; nothing else left means nothing to score.
+  if (!/[^\s\p{Cc}\p{Cf}\p{Z}\p{Mn}\p{Me}\p{Co}\uFFFD\u2800\u115F\u1160\u3164\uFFA0]/u.test(text)) {
     showError("Type some text first.");
     $("text").focus();
     return;
   }
-  if (text.length > state.maxChars) {
-    showError(`Too long: ${text.length} characters; the limit is ${state.maxChars}.`);
+  const length = codePoints(text);
+  if (length > state.maxChars) {
+    showError(`Too long: ${length} characters; the limit is ${state.maxChars}.`);
     $("text").focus();
     return;
   }
   showError("");
+  state.busy = true;
   const button = $("submit");
   button.disabled = true;
   button.textContent = "Predicting…";
@@ -103,8 +138,11 @@ async function submit(event) {
   } catch (error) {
     showError("Could not reach the server.");
   } finally {
+    state.busy = false;
     button.disabled = false;
     button.textContent = "Get Prediction";
+    // Back to the box, to edit and send again (a button disabled while focused drops focus).
+    $("text").focus();
   }
 }
 
