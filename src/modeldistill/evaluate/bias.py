@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from modeldistill.artifacts import BiasReport, GroupBias
 from modeldistill.synthetic.identity import IDENTITIES, mentioned_groups
@@ -31,6 +30,10 @@ GAP_MIN_NON_HATEFUL = 10
 
 
 def _auc(positive_scores: np.ndarray, negative_scores: np.ndarray) -> float | None:
+    # scikit-learn (and the pandas it brings) loads only when a check or evaluation runs, so that
+    # `check --help` answers at once.
+    from sklearn.metrics import roc_auc_score
+
     if not len(positive_scores) or not len(negative_scores):
         return None
     labels = np.r_[np.ones(len(positive_scores)), np.zeros(len(negative_scores))]
