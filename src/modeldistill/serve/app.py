@@ -248,7 +248,14 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
         predictions = await classify(request, texts)
         return {"model": model_ref, "results": [p.to_dict() for p in predictions]}
 
-    @app.get("/predict", response_model=LegacyResponse, responses=busy, tags=["predict"])
+    ambiguous = {400: {"model": ErrorBody, "description": "a query parameter given more than once"}}
+
+    @app.get(
+        "/predict",
+        response_model=LegacyResponse,
+        responses={**busy, **ambiguous},
+        tags=["predict"],
+    )
     async def predict_legacy(
         request: Request,
         search: Annotated[
