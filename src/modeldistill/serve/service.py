@@ -222,7 +222,6 @@ class Service:
                     job.future.set_result(predictions[start : start + len(job.texts)])
                 start += len(job.texts)
 
-
     async def _run_each(self, batch: list[Job]) -> None:
         for job in batch:
             if job.future.done():
