@@ -227,10 +227,13 @@ class Service:
             if job.future.done():
                 continue
             try:
-                job.future.set_result(await self._run(job.texts))
+                predictions = await self._run(job.texts)
             except Exception as error:  # TextTooLong names the text's index in its own request
                 if not job.future.done():
                     job.future.set_exception(error)
+                continue
+            if not job.future.done():  # its client may have gone while the others ran
+                job.future.set_result(predictions)
 
 
 def max_windows(config: ServeConfig) -> int:
