@@ -265,7 +265,14 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
         "/predict",
         response_model=LegacyResponse,
         response_model_exclude_none=True,
-        responses={**too_long, **busy},
+        responses={
+            400: {
+                "model": ErrorBody,
+                "description": "a query parameter given twice, or a query string not UTF-8",
+            },
+            **too_long,
+            **busy,
+        },
         tags=["predict"],
     )
     async def predict_legacy(
