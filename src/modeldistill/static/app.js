@@ -114,10 +114,10 @@ function render(text, result) {
   $("verdict").className = result.toxic ? "toxic" : "clean";
   // The percentage is P(positive label), whatever the verdict, so the line under it can say how
   // often texts scored like this were positive; without a positive label, the top label's.
-  const name = `P(${state.toxicLabel || result.label})`;
+  const scoreName = `P(${state.toxicLabel || result.label})`;
   const p = state.toxicLabel ? result.scores[state.toxicLabel] || 0 : result.score;
-  $("confidence").textContent = `${name} ${percent(p)}`;
-  $("score-meaning").textContent = scoreMeaning(name, p);
+  $("confidence").textContent = `${scoreName} ${percent(p)}`;
+  $("score-meaning").textContent = scoreMeaning(scoreName, p);
   isolate($("echo"), text);
   const passage = typeof result.passage === "string" ? result.passage : null;
   if (passage !== null) {
