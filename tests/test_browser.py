@@ -8,7 +8,9 @@ leaves a screenshot in test-artifacts/.
 """
 
 import contextlib
+import json
 import os
+import shutil
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -94,7 +96,12 @@ def test_prediction_shows_verdict_bars_and_model(page, server_url):
         page.get_by_role("button", name="Get Prediction").click()
         page.locator("#result").wait_for(state="visible")
         assert page.locator("#verdict").inner_text() in ("Toxic", "Not toxic")
-        assert "confidence" in page.locator("#confidence").inner_text()
+        assert page.locator("#confidence").inner_text().startswith("P(hate) ")
+        # The tiny model ships no calibration figures: the score is said to be no probability.
+        assert page.locator("#score-meaning").inner_text() == (
+            "P(hate): an uncalibrated model score, not a probability."
+        )
+        assert page.locator("#passage-block").is_hidden()  # a short text: no passage to show
         bars = page.locator("#bars li")
         assert bars.count() == 4
         values = [
@@ -285,3 +292,142 @@ def test_focus_returns_to_the_text_box(page, server_url, how):
         page.locator("#result").wait_for(state="visible")
         page.get_by_role("button", name="Get Prediction").wait_for()
         assert page.evaluate("document.activeElement.id") == "text"
+
+
+def test_a_long_text_shows_the_passage_that_decided(page, server_url):
+    recorder = Recorder(page)
+    # Every sentence holds an isolate pair, so whichever passage decides shows them as code points.
+    text = " ".join(
+        f"Sentence number {n} says \u2066something\u2069 about the weather in town."
+        for n in range(40)
+    )
+    with screenshot_on_failure(page, "passage"):
+        page.goto(server_url + "/")
+        page.get_by_label("Text to classify").fill(text)
+        page.get_by_role("button", name="Get Prediction").click()
+        page.locator("#result").wait_for(state="visible")
+        block = page.locator("#passage-block")
+        assert block.is_visible()
+        assert "Decided by this passage:" in block.inner_text()
+        assert "read in 45 passages" in page.locator("#truncated").inner_text()
+        passage = page.locator("#passage")
+        assert passage.evaluate("e => [e.tagName, e.getAttribute('dir')]") == ["BDI", "auto"]
+        shown = passage.text_content()
+        assert "[U+2066]something[U+2069]" in shown
+        visible = text.replace("\u2066", "[U+2066]").replace("\u2069", "[U+2069]")
+        assert shown in visible and len(shown) < len(visible)
+        assert not set(page.locator("#result").text_content()) & set("\u2066\u2069")
+        # A short text next: the passage of the one before must not stay on screen.
+        page.get_by_label("Text to classify").fill("a short sentence")
+        page.get_by_role("button", name="Get Prediction").click()
+        page.locator("#result").wait_for(state="visible")
+        assert block.is_hidden() and passage.text_content() == ""
+    assert not recorder.errors, recorder.errors
+
+
+@pytest.fixture(scope="module")
+def task_server_url(int8_export, tmp_path_factory):
+    """A model whose positive label is `relation`, with a task and calibration figures."""
+    from modeldistill.artifacts import read_inference, write_inference
+    from modeldistill.inference.classifier import Classifier
+
+    folder = tmp_path_factory.mktemp("task") / "replies"
+    shutil.copytree(int8_export, folder)
+    settings = read_inference(folder).model_copy(
+        update={
+            "toxic_label": "relation",
+            "task_title": "Replies to another post",
+            "positive_meaning": "the text only makes sense as a reply",
+            # 0: every text is `relation`, so the verdict is known whatever the random weights say.
+            "threshold": 0.0,
+        }
+    )
+    write_inference(folder, settings)
+    classifier = Classifier.load(folder, backend="torch")
+    # What evaluate writes to metrics.json and export fits: one bin holds every score.
+    classifier.metrics = {
+        "split": "test",
+        "ece": 0.04,
+        "reliability": [
+            {"low": 0.0, "high": 1.0, "count": 250, "mean_predicted": 0.3, "observed_rate": 0.27}
+        ],
+    }
+    classifier.temperature = 1.8
+    with live_server(folder, classifier) as (host, port):
+        yield f"http://{host}:{port}"
+
+
+def test_another_task_is_worded_in_its_own_labels(page, task_server_url):
+    recorder = Recorder(page)
+    with screenshot_on_failure(page, "task"):
+        page.goto(task_server_url + "/")
+        page.wait_for_function(
+            "!document.getElementById('model-name').textContent.startsWith('Loading')"
+        )
+        assert page.locator("#lead").inner_text().startswith("Replies to another post:")
+        assert page.locator("#definition").inner_text() == (
+            'Here "relation" means the text only makes sense as a reply.'
+        )
+        assert "relation when P(relation)" in page.locator("#model-name").inner_text()
+        page.get_by_label("Text to classify").fill("as he said above they do")
+        page.get_by_role("button", name="Get Prediction").click()
+        page.locator("#result").wait_for(state="visible")
+        assert page.locator("#verdict").inner_text() == "relation"
+        assert page.locator("#confidence").inner_text().startswith("P(relation) ")
+        assert page.locator("#score-meaning").inner_text() == (
+            "P(relation) from the model, calibrated by temperature scaling on validation data: "
+            "of the 250 texts in the test split scored 0–100%, 27% were labelled relation."
+        )
+        # The bars name every class (`hate` among them); the words around them name none.
+        for part in ("#lead", "#definition", "#result .verdict", "#score-meaning", "#model-name"):
+            words = page.locator(part).inner_text().lower()
+            assert "toxic" not in words and "hate" not in words, (part, words)
+    assert not recorder.errors, recorder.errors
+
+
+def test_a_server_without_task_or_calibration_keeps_the_hate_speech_page(page, server_url):
+    # What a server from before these fields answers: the page must still work, as it did.
+    recorder = Recorder(page)
+    model = {
+        "name": "older",
+        "version": "1",
+        "backend": "onnx-int8",
+        "labels": ["not_hate", "hate"],
+        "toxic_label": "hate",
+        "threshold": 0.5,
+        "max_length": 128,
+        "metrics": None,
+        "limits": {"max_texts": 64, "max_chars": 5000, "max_body_bytes": 1000000},
+    }
+    result = {
+        "label": "hate",
+        "score": 0.8,
+        "toxic": True,
+        "scores": {"not_hate": 0.2, "hate": 0.8},
+        "truncated": False,
+    }
+    page.route(
+        "**/api/v1/model",
+        lambda route: route.fulfill(content_type="application/json", body=json.dumps(model)),
+    )
+    page.route(
+        "**/api/v1/predict",
+        lambda route: route.fulfill(
+            content_type="application/json",
+            body=json.dumps({"model": {"name": "older", "version": "1"}, "results": [result]}),
+        ),
+    )
+    with screenshot_on_failure(page, "older-server"):
+        page.goto(server_url + "/")
+        page.wait_for_function(
+            "!document.getElementById('model-name').textContent.startsWith('Loading')"
+        )
+        assert page.locator("#lead").inner_text().startswith("Is a sentence hate speech?")
+        page.get_by_label("Text to classify").fill("kick them all out")
+        page.get_by_role("button", name="Get Prediction").click()
+        page.locator("#result").wait_for(state="visible")
+        assert page.locator("#verdict").inner_text() == "Toxic"
+        assert page.locator("#confidence").inner_text() == "P(hate) 80.0%"
+        assert "uncalibrated model score" in page.locator("#score-meaning").inner_text()
+        assert page.locator("#passage-block").is_hidden()
+    assert not recorder.errors, recorder.errors

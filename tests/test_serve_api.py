@@ -5,18 +5,24 @@ pytest tests/test_serve_api.py -q
 
 import asyncio
 import contextlib
+import shutil
 import socket
 
 import pytest
 from fastapi.testclient import TestClient
 
 from modeldistill import cli
+from modeldistill.artifacts import read_inference, write_inference
 from modeldistill.errors import UserError
-from modeldistill.inference.classifier import Classifier
+from modeldistill.inference.classifier import Classifier, TextTooLong
 from modeldistill.serve import Metrics, ServeConfig, Service, bind, create_app
 from serve_helpers import live_server
 
 TEXTS = ["you are all welcome here", "kick them all out", "see you at the meeting tomorrow"]
+# Longer than one window of 128 tokens: read in 5 windows and 40 sentences (45 passages).
+LONG_TEXT = " ".join(
+    f"Sentence number {n} says something about the weather in town." for n in range(40)
+)
 
 
 def make_client(tiny_bert_dir, classifier, **settings) -> TestClient:
@@ -49,7 +55,22 @@ def test_predict_returns_one_result_per_text_in_input_order(client, classifier):
         (alone,) = classifier.predict([text])
         assert result["label"] == alone.label
         assert result["scores"] == pytest.approx(alone.scores, abs=1e-5)
-        assert set(result) == {"label", "score", "toxic", "scores", "truncated"}
+        assert set(result) == {
+            "label",
+            "score",
+            "toxic",
+            "scores",
+            "truncated",
+            "windows",
+            "span",
+            "passage",
+        }
+        assert (result["truncated"], result["windows"], result["span"], result["passage"]) == (
+            False,
+            1,
+            None,
+            None,
+        )
         assert sum(result["scores"].values()) == pytest.approx(1.0, abs=1e-5)
 
 
@@ -70,7 +91,137 @@ def test_model_route_names_the_model_and_limits(client, classifier):
     assert body["name"] == classifier.name
     assert body["labels"] == classifier.labels
     assert body["backend"] == "torch"
-    assert body["limits"] == {"max_texts": 64, "max_chars": 5000, "max_body_bytes": 1_000_000}
+    assert body["limits"] == {
+        "max_texts": 64,
+        "max_chars": 5000,
+        "max_body_bytes": 1_000_000,
+        "max_windows": 128,
+    }
+    # The tiny model has hate_speech18's labels and no task recorded: the hate-speech task.
+    assert body["task"] == {
+        "title": "hate speech",
+        "positive_label": "hate",
+        "positive_meaning": "an attack on people for who they are",
+        "hate_speech": True,
+    }
+    assert body["calibration"] is None  # no metrics.json: the page says "uncalibrated"
+
+
+# ---- long texts and the passage limit --------------------------------------------------------
+
+
+def test_a_long_text_names_its_deciding_passage(client, classifier):
+    body = client.post("/api/v1/predict", json={"texts": [TEXTS[0], LONG_TEXT]}).json()
+    short, long = body["results"]
+    assert short["passage"] is None and short["windows"] == 1
+    (expected,) = classifier.predict([LONG_TEXT])
+    assert long["truncated"] is True and long["windows"] == expected.windows > 1
+    start, end = long["span"]
+    assert [start, end] == list(expected.span)
+    assert long["passage"] == LONG_TEXT[start:end] == expected.passage
+    assert long["scores"] == pytest.approx(expected.scores, abs=1e-5)
+
+    legacy = client.get("/predict", params={"search": LONG_TEXT}).json()
+    assert set(legacy) == {"label", "confidence", "passage"}
+    assert legacy["passage"] == expected.passage
+    assert legacy["label"] == ("Toxic" if expected.toxic else "Not Toxic")
+
+
+@pytest.fixture(scope="module")
+def few_windows(tiny_bert_dir):
+    """The tiny model reading at most 4 passages per text (LONG_TEXT needs 45)."""
+    return Classifier.load(tiny_bert_dir, backend="torch", max_windows=4)
+
+
+def test_a_text_past_the_passage_limit_is_413_naming_it(tiny_bert_dir, few_windows):
+    with make_client(tiny_bert_dir, few_windows) as test_client:
+        response = test_client.post("/api/v1/predict", json={"texts": [TEXTS[0], LONG_TEXT]})
+        detail = assert_clean_error(response, 413)["detail"]
+        assert detail.startswith("text 1 needs 45 windows") and "at most 4" in detail
+        legacy = test_client.get("/predict", params={"search": LONG_TEXT})
+        assert assert_clean_error(legacy, 413)["detail"].startswith("text 0 needs 45 windows")
+        # The refusal is the text's, not the server's: the next request is answered.
+        assert test_client.post("/api/v1/predict", json={"texts": TEXTS}).status_code == 200
+
+
+def test_a_text_past_the_limit_refuses_only_its_own_request_in_a_batch(few_windows, monkeypatch):
+    calls = []
+    predict = few_windows.predict
+
+    def recording(texts):
+        calls.append(len(texts))
+        return predict(texts)
+
+    monkeypatch.setattr(few_windows, "predict", recording)
+    requests = [[TEXTS[0]], [TEXTS[1], LONG_TEXT], [TEXTS[2]]]
+    service = Service(few_windows, ServeConfig(batching=True, max_batch_size=32), Metrics())
+
+    async def scenario():
+        await service.start()
+        try:
+            calls.clear()  # the warm-up's
+            return await asyncio.gather(
+                *(service.predict(texts) for texts in requests), return_exceptions=True
+            )
+        finally:
+            await service.stop()
+
+    first, refused, third = asyncio.run(scenario())
+    assert calls[0] == 4  # the three requests did share one model call, which failed
+    assert isinstance(refused, TextTooLong)
+    assert str(refused).startswith("text 1 needs")  # its index in its own request
+    for texts, (result,) in ((requests[0], first), (requests[2], third)):
+        (alone,) = predict(texts)
+        assert result.scores == pytest.approx(alone.scores, abs=1e-5)
+
+
+# ---- what the page says about the model ------------------------------------------------------
+
+
+def task_export(source, folder):
+    """A copy of an export whose positive label is `relation`, with a task of its own."""
+    shutil.copytree(source, folder)
+    settings = read_inference(folder).model_copy(
+        update={
+            "toxic_label": "relation",
+            "task_title": "replies to another post",
+            "positive_meaning": "the text only makes sense as a reply",
+        }
+    )
+    write_inference(folder, settings)
+    return folder
+
+
+RELIABILITY = [
+    {"low": 0.0, "high": 0.5, "count": 90, "mean_predicted": 0.1, "observed_rate": 0.08},
+    {"low": 0.5, "high": 1.0, "count": 10, "mean_predicted": 0.7, "observed_rate": 0.6},
+]
+
+
+def test_model_route_gives_the_task_and_the_calibration(int8_export, tmp_path):
+    folder = task_export(int8_export, tmp_path / "task")
+    classifier = Classifier.load(folder, backend="torch")
+    # The figures evaluate writes to metrics.json, and the temperature export fits.
+    classifier.metrics = {"split": "test", "accuracy": 0.9, "ece": 0.03, "reliability": RELIABILITY}
+    classifier.temperature = 1.7
+    with make_client(folder, classifier) as test_client:
+        body = test_client.get("/api/v1/model").json()
+        assert body["task"] == {
+            "title": "replies to another post",
+            "positive_label": "relation",
+            "positive_meaning": "the text only makes sense as a reply",
+            "hate_speech": False,
+        }
+        assert body["calibration"] == {
+            "temperature": 1.7,
+            "split": "test",
+            "ece": 0.03,
+            "ece_uncalibrated": None,
+            "reliability": RELIABILITY,
+        }
+    classifier.metrics = {"split": "test", "accuracy": 0.9}  # scored before calibration existed
+    with make_client(folder, classifier) as test_client:
+        assert test_client.get("/api/v1/model").json()["calibration"] is None
 
 
 def test_health_and_readiness(tiny_bert_dir, classifier):

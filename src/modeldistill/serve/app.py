@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AfterValidator, ValidationError
 from starlette.requests import ClientDisconnect
 
-from modeldistill.inference.classifier import Classifier, Prediction
+from modeldistill.inference.classifier import Classifier, Prediction, TextTooLong
 from modeldistill.serve.config import CONFIG_ENV, ServeConfig
 from modeldistill.serve.metrics import Metrics
 from modeldistill.serve.middleware import CLIENT_CLOSED_REQUEST, Gate, Observe
@@ -33,7 +33,7 @@ from modeldistill.serve.schemas import (
     not_blank,
     request_model,
 )
-from modeldistill.serve.service import Service, load_classifier
+from modeldistill.serve.service import Service, calibration, load_classifier
 from modeldistill.text import visible_pattern
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,12 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
     PredictRequest = request_model(config)  # noqa: N806 - a class
     model_ref = ModelRef(name=classifier.name, version=classifier.version)
     busy = {503: {"model": ErrorBody, "description": "too many requests in flight or not ready"}}
+    too_long = {
+        413: {
+            "model": ErrorBody,
+            "description": "a text needs more passages than --max-windows (its index is named)",
+        }
+    }
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -182,6 +188,10 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
         with service.admit(len(texts)), DisconnectWatch(request) as watch:
             try:
                 return await service.predict(texts)
+            except TextTooLong as error:
+                # The body was within every limit, yet this text would cost more model calls
+                # than a text is allowed: too large, like a body past --max-body-bytes.
+                raise HTTPException(413, detail=str(error)) from None
             except asyncio.CancelledError:
                 if watch.gone:  # the watch cancelled this task: nobody is left to answer
                     asyncio.current_task().uncancel()
@@ -212,7 +222,10 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
                 "model": ErrorBody,
                 "description": "body is not UTF-8 text, or has a key twice",
             },
-            413: {"model": ErrorBody, "description": "body too large"},
+            413: {
+                "model": ErrorBody,
+                "description": "body too large, or a text needs more passages than --max-windows",
+            },
             415: {"model": ErrorBody, "description": "Content-Type is not application/json"},
             422: {
                 "model": ValidationErrorBody,
@@ -248,12 +261,18 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
         predictions = await classify(request, texts)
         return {"model": model_ref, "results": [p.to_dict() for p in predictions]}
 
-    ambiguous = {400: {"model": ErrorBody, "description": "a query parameter given more than once"}}
-
     @app.get(
         "/predict",
         response_model=LegacyResponse,
-        responses={**busy, **ambiguous},
+        response_model_exclude_none=True,
+        responses={
+            400: {
+                "model": ErrorBody,
+                "description": "a query parameter given twice, or a query string not UTF-8",
+            },
+            **too_long,
+            **busy,
+        },
         tags=["predict"],
     )
     async def predict_legacy(
@@ -274,20 +293,27 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
         p_toxic = (
             prediction.scores.get(classifier.toxic_label, 0.0) if classifier.toxic_label else 0.0
         )
-        if prediction.toxic:
-            return {"label": "Toxic", "confidence": p_toxic}
-        return {"label": "Not Toxic", "confidence": 1.0 - p_toxic}
+        answer = (
+            {"label": "Toxic", "confidence": p_toxic}
+            if prediction.toxic
+            else {"label": "Not Toxic", "confidence": 1.0 - p_toxic}
+        )
+        return {**answer, "passage": prediction.passage}
 
     @app.get("/api/v1/model", response_model=ModelInfo, tags=["model"])
     async def model_info() -> dict:
-        """The model in use, its test metrics and this server's input limits."""
+        """The model in use, its task, its test metrics and calibration, and this server's
+        input limits."""
         return {
             **classifier.describe(),
             "metrics": classifier.metrics,
+            "task": classifier.task,
+            "calibration": calibration(classifier),
             "limits": {
                 "max_texts": config.max_texts,
                 "max_chars": config.max_chars,
                 "max_body_bytes": config.max_body_bytes,
+                "max_windows": classifier.max_windows,
             },
         }
 

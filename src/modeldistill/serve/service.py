@@ -7,11 +7,13 @@ import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import HTTPException
 
 from modeldistill.errors import UserError
-from modeldistill.inference.classifier import Classifier, Prediction
+from modeldistill.inference.classifier import Classifier, Prediction, TextTooLong
+from modeldistill.inference.folder import DEFAULT_MAX_WINDOWS
 from modeldistill.paths import resolve_model_dir
 from modeldistill.serve.config import ServeConfig
 from modeldistill.serve.metrics import Metrics
@@ -203,6 +205,12 @@ class Service:
             texts = [text for job in batch for text in job.texts]
             try:
                 predictions = await self._run(texts)
+            except TextTooLong:
+                # One request's text past --max-windows fails the whole call; the others in it
+                # must not pay for it, so each request is scored again on its own. A rare cost
+                # (that request is refused), bounded by the batch's size.
+                await self._run_each(batch)
+                continue
             except Exception as error:  # handed to each waiting request, which answers 500
                 for job in batch:
                     if not job.future.done():
@@ -214,12 +222,50 @@ class Service:
                     job.future.set_result(predictions[start : start + len(job.texts)])
                 start += len(job.texts)
 
+    async def _run_each(self, batch: list[Job]) -> None:
+        for job in batch:
+            if job.future.done():
+                continue
+            try:
+                predictions = await self._run(job.texts)
+            except Exception as error:  # TextTooLong names the text's index in its own request
+                if not job.future.done():
+                    job.future.set_exception(error)
+                continue
+            if not job.future.done():  # its client may have gone while the others ran
+                job.future.set_result(predictions)
+
+
+def max_windows(config: ServeConfig) -> int:
+    """The passage limit per text: `--max-windows` once ServeConfig has it, else the library's."""
+    # getattr: the flag is ServeConfig's to add (serve/config.py), which this module follows.
+    return int(getattr(config, "max_windows", DEFAULT_MAX_WINDOWS))
+
+
+def calibration(classifier: Classifier) -> dict[str, Any] | None:
+    """What makes a score a probability, from the folder's metrics.json: the temperature the
+    logits are divided by, the ECE and the reliability table; None without those figures."""
+    metrics = classifier.metrics or {}
+    ece, bins = metrics.get("ece"), metrics.get("reliability")
+    if not isinstance(ece, (int, float)) or not isinstance(bins, list) or not bins:
+        return None
+    return {
+        # Classifiers from before temperature scaling read logits as they are: a temperature of 1.
+        "temperature": float(getattr(classifier, "temperature", 1.0)),
+        "split": metrics.get("split"),
+        "ece": float(ece),
+        "ece_uncalibrated": metrics.get("ece_uncalibrated"),
+        "reliability": bins,
+    }
+
 
 def load_classifier(config: ServeConfig) -> Classifier:
     """The model named by the config, or a UserError saying what is wrong with it."""
     path = resolve_model_dir(config.model)
     try:
-        classifier = Classifier.load(path, backend=config.backend, threads=config.threads)
+        classifier = Classifier.load(
+            path, backend=config.backend, threads=config.threads, max_windows=max_windows(config)
+        )
         check_answers(classifier, classifier.predict([WARM_UP_TEXT]))
     except UserError:
         raise

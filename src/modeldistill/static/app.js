@@ -2,7 +2,9 @@
 // Everything the user typed or the server sent is written with textContent, never as HTML.
 "use strict";
 
-const state = { maxChars: 5000, toxicLabel: "hate", busy: false };
+// task and calibration stay null until /api/v1/model says otherwise (or for a server that
+// predates them): the page then words the verdict as the hate-speech app always did.
+const state = { maxChars: 5000, toxicLabel: "hate", task: null, calibration: null, busy: false };
 
 // Bidirectional controls (ALM, LRM, RLM, LRE..RLO, LRI..PDI): invisible, yet U+202E shows a
 // sentence reversed, so the echo would not look like what was scored. Shown as their code point.
@@ -38,13 +40,19 @@ function describeError(status, body) {
   if (status === 422 && body && Array.isArray(body.detail) && body.detail.length) {
     return "The server refused the text: " + body.detail[0].msg + ".";
   }
-  if (status === 413) return "The text is too large to send.";
+  if (status === 413) {
+    // A text past the passage limit is named in the detail; a body too large is not ours to name.
+    if (body && typeof body.detail === "string" && body.detail.startsWith("text ")) {
+      return `The server will not read a text this long (${body.detail}).`;
+    }
+    return "The text is too large to send.";
+  }
   if (status === 503) return "The server is busy or starting; try again in a moment.";
   if (body && typeof body.detail === "string") return body.detail;
   return `The server answered with an error (${status}).`;
 }
 
-function echo(text) {
+function isolate(element, text) {
   // In a <bdi dir="auto">, so the text's direction cannot spill onto the verdict around it.
   const parts = [];
   let last = 0;
@@ -57,17 +65,71 @@ function echo(text) {
     last = match.index + match[0].length;
   }
   parts.push(text.slice(last));
-  $("echo").replaceChildren(...parts);
+  element.replaceChildren(...parts);
+}
+
+function hateSpeech() {
+  return !state.task || state.task.hate_speech === true;
+}
+
+// "Toxic" belongs to the hate-speech task only; another task's verdict is its own label's name.
+function verdictText(result) {
+  if (hateSpeech()) return result.toxic ? "Toxic" : "Not toxic";
+  if (!state.toxicLabel) return result.label;
+  return result.toxic ? state.toxicLabel : `not ${state.toxicLabel}`;
+}
+
+// The reliability bin a score falls in: [low, high), the last one closed at 1.
+function binOf(bins, p) {
+  return bins.find((bin, i) => p >= bin.low && (p < bin.high || i === bins.length - 1));
+}
+
+// What the percentage is: a calibrated probability checked on held-out texts, or a bare score.
+function scoreMeaning(name, p) {
+  const calibration = state.calibration;
+  if (!calibration || !state.toxicLabel || !Array.isArray(calibration.reliability)) {
+    return `${name}: an uncalibrated model score, not a probability.`;
+  }
+  const split = calibration.split ? `${calibration.split} split` : "held-out data";
+  const how =
+    typeof calibration.temperature === "number" && calibration.temperature !== 1
+      ? `${name} from the model, calibrated by temperature scaling on validation data`
+      : `${name} from the model, not temperature-scaled`;
+  const bin = binOf(calibration.reliability, p);
+  const range = bin
+    ? `${Math.round(bin.low * 100)}–${Math.round(bin.high * 100)}%`
+    : `about ${Math.round(p * 100)}%`;
+  if (!bin || !bin.count || typeof bin.observed_rate !== "number") {
+    return `${how}; no text in the ${split} was scored ${range}, so this range is unchecked.`;
+  }
+  const positives = hateSpeech() ? "hateful" : `labelled ${state.toxicLabel}`;
+  return (
+    `${how}: of the ${bin.count} texts in the ${split} scored ${range}, ` +
+    `${Math.round(bin.observed_rate * 100)}% were ${positives}.`
+  );
 }
 
 function render(text, result) {
-  const pToxic = state.toxicLabel ? result.scores[state.toxicLabel] || 0 : 0;
-  const verdict = result.toxic ? "Toxic" : "Not toxic";
-  $("verdict").textContent = verdict;
+  $("verdict").textContent = verdictText(result);
   $("verdict").className = result.toxic ? "toxic" : "clean";
-  $("confidence").textContent = `confidence ${percent(result.toxic ? pToxic : 1 - pToxic)}`;
-  echo(text);
-  $("truncated").hidden = !result.truncated;
+  // The percentage is P(positive label), whatever the verdict, so the line under it can say how
+  // often texts scored like this were positive; without a positive label, the top label's.
+  const scoreName = `P(${state.toxicLabel || result.label})`;
+  const p = state.toxicLabel ? result.scores[state.toxicLabel] || 0 : result.score;
+  $("confidence").textContent = `${scoreName} ${percent(p)}`;
+  $("score-meaning").textContent = scoreMeaning(scoreName, p);
+  isolate($("echo"), text);
+  const passage = typeof result.passage === "string" ? result.passage : null;
+  if (passage !== null) {
+    const decider = hateSpeech() ? "most toxic" : `most ${state.toxicLabel || "confident"}`;
+    $("truncated").textContent =
+      `This text is longer than the model reads at once: it was read in ${result.windows} ` +
+      `passages (overlapping windows and each sentence), and the ${decider} one decided.`;
+    isolate($("passage"), passage);
+  } else {
+    $("passage").replaceChildren();
+  }
+  $("passage-block").hidden = passage === null;
 
   const bars = $("bars");
   bars.replaceChildren();
@@ -155,6 +217,21 @@ function metric(list, name, value, digits = 3) {
   list.append(term, detail);
 }
 
+// The lead and the definition under it speak of hate speech only for the hate-speech task.
+function describeTask() {
+  const task = state.task;
+  if (!task || task.hate_speech) return;
+  $("lead").textContent = task.title
+    ? `${task.title}: a distilled BERT student classifies each text.`
+    : "A distilled BERT student classifies each text.";
+  const definition = $("definition");
+  if (task.positive_label && task.positive_meaning) {
+    definition.textContent = `Here "${task.positive_label}" means ${task.positive_meaning}.`;
+  } else {
+    definition.hidden = true;
+  }
+}
+
 async function loadModel() {
   try {
     const response = await fetch("/api/v1/model");
@@ -162,10 +239,14 @@ async function loadModel() {
     const model = await response.json();
     state.maxChars = model.limits.max_chars;
     state.toxicLabel = model.toxic_label;
+    state.task = model.task && typeof model.task === "object" ? model.task : null;
+    state.calibration =
+      model.calibration && typeof model.calibration === "object" ? model.calibration : null;
+    describeTask();
     $("model-name").textContent =
       `${model.name} (version ${model.version}, ${model.backend} backend, ${
         model.toxic_label
-          ? `toxic when P(${model.toxic_label}) ≥ ${model.threshold.toFixed(3)}`
+          ? `${hateSpeech() ? "toxic" : model.toxic_label} when P(${model.toxic_label}) ≥ ${model.threshold.toFixed(3)}`
           : "no toxic label"
       })`;
     const list = $("model-metrics");
@@ -179,6 +260,7 @@ async function loadModel() {
     metric(list, "test macro F1", m.macro_f1);
     if (m.hate) metric(list, "hate F1", m.hate.f1);
     if (typeof m.num_examples === "number") metric(list, "test examples", m.num_examples, 0);
+    if (state.calibration) metric(list, "expected calibration error", state.calibration.ece);
   } catch (error) {
     $("model-name").textContent = "Model details are unavailable.";
   }
