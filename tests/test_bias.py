@@ -193,3 +193,17 @@ def test_evaluate_reports_bias_on_the_test_rows_that_mention_each_group(tiny_ber
     assert muslims > 0 and metrics.bias.groups["muslims"].mentions == muslims
     assert metrics.bias.groups["trans"].mentions == 0  # "transport" is not "trans"
     assert "bias per identity group" in format_metrics(metrics)
+
+
+def test_the_numpy_auc_equals_scikit_learns_with_ties():
+    from sklearn.metrics import roc_auc_score
+
+    from modeldistill.evaluate.bias import roc_auc
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        positives = rng.integers(0, 6, rng.integers(1, 30)) / 5  # few values: many ties
+        negatives = rng.integers(0, 6, rng.integers(1, 30)) / 5
+        labels = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
+        expected = roc_auc_score(labels, np.r_[positives, negatives])
+        assert roc_auc(positives, negatives) == pytest.approx(expected, abs=1e-12)

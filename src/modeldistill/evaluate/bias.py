@@ -29,15 +29,20 @@ from modeldistill.synthetic.identity import IDENTITIES, mentioned_groups
 GAP_MIN_NON_HATEFUL = 10
 
 
-def _auc(positive_scores: np.ndarray, negative_scores: np.ndarray) -> float | None:
-    # scikit-learn (and the pandas it brings) loads only when a check or evaluation runs, so that
-    # `check --help` answers at once.
-    from sklearn.metrics import roc_auc_score
-
+def roc_auc(positive_scores: np.ndarray, negative_scores: np.ndarray) -> float | None:
+    """ROC-AUC as the Mann-Whitney statistic: the chance that a positive outscores a negative,
+    ties counting half. Written with numpy (it equals sklearn's roc_auc_score, tested) because
+    `check` runs in the core install, which has no scikit-learn."""
     if not len(positive_scores) or not len(negative_scores):
         return None
-    labels = np.r_[np.ones(len(positive_scores)), np.zeros(len(negative_scores))]
-    return float(roc_auc_score(labels, np.r_[positive_scores, negative_scores]))
+    scores = np.r_[positive_scores, negative_scores].astype(np.float64)
+    # Average ranks (1-based) of tied scores, as the statistic needs.
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    first_rank = np.cumsum(counts) - counts + 1
+    ranks = (first_rank + (counts - 1) / 2.0)[inverse]
+    n_pos, n_neg = len(positive_scores), len(negative_scores)
+    u = ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
 
 
 def group_bias(
@@ -52,9 +57,9 @@ def group_bias(
         mentions=int(in_group.sum()),
         non_hateful=int(negatives.sum()),
         fpr=float(flagged[negatives].mean()) if negatives.any() else None,
-        subgroup_auc=_auc(p_hate[in_group & is_hate], p_hate[negatives]),
-        bpsn_auc=_auc(p_hate[background & is_hate], p_hate[negatives]),
-        bnsp_auc=_auc(p_hate[in_group & is_hate], p_hate[background & ~is_hate]),
+        subgroup_auc=roc_auc(p_hate[in_group & is_hate], p_hate[negatives]),
+        bpsn_auc=roc_auc(p_hate[background & is_hate], p_hate[negatives]),
+        bnsp_auc=roc_auc(p_hate[in_group & is_hate], p_hate[background & ~is_hate]),
     )
 
 
