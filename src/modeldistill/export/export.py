@@ -3,10 +3,12 @@
     modeldistill export runs/exp/odd --out models/default --onnx --int8 --data hate_speech18_dir
 
 Writes into --out: `model.safetensors` + `config.json` + tokenizer files (always), `model.onnx`
-(--onnx) and `model.int8.onnx` (--int8, dynamic int8 quantisation of the fp32 graph, so it also
-writes model.onnx), `inference.json` (toxic threshold, max length, labels, name, version) and a
-model card `README.md`. With --data the P(hate) threshold maximises hate-vs-rest F1 on that
-dataset's validation split; without it the threshold is 0.5.
+(--onnx) and `model.int8.onnx` (--int8, int8 quantisation of the fp32 graph, so it also writes
+model.onnx: static, calibrated on training texts, or --quantization dynamic), `inference.json`
+(toxic threshold, temperature, max length, labels, name, version, quantisation) and a model card
+`README.md`. With --data a temperature is fitted on that dataset's validation split, and then the
+P(hate) threshold that maximises hate-vs-rest F1 on the calibrated scores; without it the
+temperature is 1 and the threshold 0.5.
 
 ONNX uses torch's TorchScript exporter (`dynamo=False`): it is in torch itself and runs offline,
 while the torch.export-based default needs the separate onnxscript package; the tests check the
@@ -31,6 +33,7 @@ from modeldistill.artifacts import (
     TRAIN_LOG_FILE,
     InferenceSettings,
     Metrics,
+    Quantization,
     read_check,
     read_json_object,
     read_metrics,
@@ -42,11 +45,13 @@ from modeldistill.artifacts import (
 from modeldistill.data.config import DataConfig
 from modeldistill.data.splits import load_splits
 from modeldistill.errors import UserError
+from modeldistill.evaluate.calibration import fit_folder_temperature
 from modeldistill.evaluate.evaluate import evaluate_folder
 from modeldistill.evaluate.metrics import count_parameters
 from modeldistill.evaluate.threshold import tune_threshold
+from modeldistill.export.calibration import calibration_reader, calibration_texts
 from modeldistill.export.modelcard import render_model_card, write_model_card
-from modeldistill.export.onnx import export_onnx, quantize_int8
+from modeldistill.export.onnx import QUANTIZATION_METHODS, export_onnx, quantize_int8
 from modeldistill.export.verify import self_check
 from modeldistill.inference.backends import BACKEND_FILES, safetensors_head_size
 from modeldistill.inference.classifier import Classifier
@@ -65,7 +70,16 @@ CARRIED_FILES = (METRICS_FILE, RUN_CONFIG_FILE, TRAIN_LOG_FILE)
 class ExportConfig:
     out: Path = option(Path("models/default"), "folder to write the deployable model to")
     onnx: bool = option(False, "also write model.onnx (fp32, dynamic batch and sequence axes)")
-    int8: bool = option(False, "also write model.int8.onnx (dynamic int8; implies --onnx)")
+    int8: bool = option(False, "also write model.int8.onnx (int8; implies --onnx)")
+    quantization: str = option(
+        "static",
+        "int8 method: static (activation scales calibrated on training texts, so a text's scores "
+        "do not depend on its batch) or dynamic (scales per batch, the earlier method)",
+        choices=list(QUANTIZATION_METHODS),
+    )
+    calibration_texts: int = option(
+        512, "training texts that calibrate static int8 (drawn from the --data training split)"
+    )
     data: list[str] = option(
         [],
         "dataset whose validation split tunes the P(hate) threshold (repeat the flag, or give a "
@@ -89,6 +103,11 @@ class ExportConfig:
             8 <= self.max_length <= 4096, f"--max-length must be 8..4096, got {self.max_length}"
         )
         require(11 <= self.opset <= 21, f"--opset must be 11..21, got {self.opset}")
+        require(
+            self.quantization in QUANTIZATION_METHODS,
+            f"--quantization must be one of {', '.join(QUANTIZATION_METHODS)}",
+        )
+        require(self.calibration_texts >= 1, "--calibration-texts must be at least 1")
         require(
             self.keep_fp32 or self.int8,
             "--no-keep-fp32 needs --int8: something must be left to serve",
@@ -128,10 +147,14 @@ def export_model(
         if (model_dir / file).is_file():
             shutil.copyfile(model_dir / file, out_dir / file)
 
+    # Loaded once: on several sources the build (reading, de-duplication) takes a while.
+    splits = load_splits(data) if data is not None else None
+    data_name = None if data is None else ", ".join(data.data)
     if config.onnx:
         export_onnx(model, out_dir / "model.onnx", config.opset)
+    quantization = None
     if config.int8:
-        quantize_int8(out_dir / "model.onnx", out_dir / "model.int8.onnx")
+        quantization = _quantize(out_dir, config, splits, data_name)
 
     info = InferenceSettings(
         threshold=DEFAULT_THRESHOLD,
@@ -142,17 +165,21 @@ def export_model(
         version=_digest(out_dir / "model.safetensors"),
         threshold_source="default (no validation data given)",
         source_model=str(model_dir),
-        data=None if data is None else ", ".join(data.data),
+        data=data_name,
         exported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         modeldistill_version=__version__,
+        quantization=quantization,
     )
     # Written now so that the self-check and the tuning load the folder as users will.
     write_inference(out_dir, info)
 
     info.checks = self_check(out_dir, config.onnx, config.int8)
-    # Loaded once: on several sources the build (reading, de-duplication) takes a while.
-    splits = load_splits(data) if data is not None else None
     if splits is not None:
+        # Temperature first: the threshold is then tuned on the scores users will get.
+        info.temperature, info.temperature_fit = fit_folder_temperature(
+            out_dir, splits, info.data, config.toxic_label
+        )
+        write_inference(out_dir, info)
         info.threshold, info.threshold_source, info.validation = tune_threshold(
             out_dir, splits, info.data, config.toxic_label
         )
@@ -184,6 +211,20 @@ def export_model(
     )
     write_model_card(out_dir, card)
     return out_dir
+
+
+def _quantize(
+    out_dir: Path, config: ExportConfig, splits: Any, data_name: str | None
+) -> Quantization:
+    """Write model.int8.onnx from model.onnx by `config.quantization`; what was done, and which
+    texts calibrated it (static only)."""
+    source, target = out_dir / "model.onnx", out_dir / "model.int8.onnx"
+    if config.quantization == "dynamic":
+        return Quantization(**quantize_int8(source, target, "dynamic"))
+    texts, where = calibration_texts(splits, data_name, config.calibration_texts)
+    reader = calibration_reader(out_dir, texts, config.max_length)
+    record = quantize_int8(source, target, "static", reader)
+    return Quantization(**record, calibration_texts=len(texts), calibration_source=where)
 
 
 def _check_model_dir(model_dir: Path) -> dict[str, Any]:
