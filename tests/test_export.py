@@ -128,6 +128,8 @@ def test_int8_weights_have_one_scale_per_output_channel(trained, tmp_path, quant
         matmul_scales = [scales[n.input[4]] for n in graph.node if n.op_type == "QLinearMatMul"]
         assert len(matmul_scales) == 4 * 5
         assert sum(n.op_type == "MatMul" for n in graph.node) == 4 * 3
+        # word, position and token-type embedding tables are int8 too
+        assert read_inference(out).quantization.quantized_embeddings == 3
     assert all(scale.ndim == 1 and scale.size > 1 for scale in matmul_scales)
 
 

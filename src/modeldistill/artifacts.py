@@ -198,6 +198,7 @@ class Quantization(_Strict):
     format: str | None = None
     calibration_method: str | None = None
     quantized_matmuls: int | None = None
+    quantized_embeddings: int | None = None
     fp32_matmuls: int | None = None
     calibration_texts: int | None = None
     calibration_source: str | None = None

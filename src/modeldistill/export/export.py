@@ -82,7 +82,8 @@ class ExportConfig:
     )
     data: list[str] = option(
         [],
-        "dataset whose validation split tunes the P(hate) threshold (repeat the flag, or give a "
+        "dataset whose validation split fits the temperature and tunes the P(hate) threshold, and "
+        "whose training split calibrates static int8 (repeat the flag, or give a "
         "recipe file, for several sources: the same --data as training)",
         repeat=True,
     )

@@ -74,17 +74,19 @@ def quantize_int8(
         return {"method": "dynamic", "per_channel": True}
     if calibration is None:
         raise ValueError("static quantisation needs a calibration reader")
-    nodes, kept = _static_nodes(source)
+    nodes, gathers, kept = _static_nodes(source)
     # Fixed activation scales make each row's arithmetic independent of the other rows, so a
     # text's scores do not depend on its batch. QOperator (QLinearMatMul) rather than QDQ: QDQ was
-    # as invariant but 10x slower at batch 1 on the CPUs measured; only weight MatMuls, because
-    # quantising the attention products and other ops left batch dependence and lost accuracy.
+    # as invariant but 10x slower at batch 1 on the CPUs measured; only weight MatMuls and the
+    # embedding lookups, because quantising the attention products and other ops left batch
+    # dependence and lost accuracy. The int8 embedding tables halve the file (MiniLM: 70 -> 34
+    # MB) at the same agreement with fp32.
     quantize_static(
         str(source),
         str(target),
         calibration,
         quant_format=QuantFormat.QOperator,
-        op_types_to_quantize=["MatMul"],
+        op_types_to_quantize=["MatMul", "Gather"],
         nodes_to_quantize=nodes,
         per_channel=True,
         activation_type=QuantType.QUInt8,
@@ -96,18 +98,21 @@ def quantize_int8(
         "format": "QOperator",
         "calibration_method": "MinMax",
         "per_channel": True,
-        "quantized_matmuls": len(nodes),
+        "quantized_matmuls": len(nodes) - gathers,
+        "quantized_embeddings": gathers,
         "fp32_matmuls": kept,
     }
 
 
-def _static_nodes(source: Path) -> tuple[list[str], int]:
-    """(names of the MatMuls to quantise, how many MatMuls stay fp32).
+def _static_nodes(source: Path) -> tuple[list[str], int, int]:
+    """(names of the nodes to quantise, how many of them are embedding lookups, how many MatMuls
+    stay fp32).
 
-    Quantised: products with a weight matrix. Left in fp32: the attention products (both sides
-    are activations) and the feed-forward down-projections, whose input is a GELU output: its
-    rare large values stretch a single calibrated scale so far that, on MiniLM, quantising them
-    lowered label agreement with fp32 from 92% to 71% of test texts."""
+    Quantised: products with a weight matrix, and lookups in an embedding table. Left in fp32:
+    the attention products (both sides are activations) and the feed-forward down-projections,
+    whose input is a GELU output: its rare large values stretch a single calibrated scale so far
+    that, on MiniLM, quantising them lowered label agreement with fp32 from 92% to 71% of test
+    texts."""
     import onnx
 
     graph = onnx.load(str(source), load_external_data=False).graph
@@ -126,4 +131,7 @@ def _static_nodes(source: Path) -> tuple[list[str], int]:
         for node in matmuls
         if node.input[1] in constants and not after_gelu(node.input[0])
     ]
-    return chosen, len(matmuls) - len(chosen)
+    lookups = [
+        node.name for node in graph.node if node.op_type == "Gather" and node.input[0] in constants
+    ]
+    return chosen + lookups, len(lookups), len(matmuls) - len(chosen)
