@@ -106,7 +106,7 @@ def test_export_writes_everything(trained, tmp_path, capsys):
     assert classifier.backend == "onnx-int8" and classifier.metrics == METRICS.to_dict()
 
 
-@pytest.mark.parametrize("quantization", ["static", "dynamic"])
+@pytest.mark.parametrize("quantization", ["static", "dynamic", "static-gelu"])
 def test_int8_weights_have_one_scale_per_output_channel(trained, tmp_path, quantization):
     """Per-matrix scales cost the real student 2% of its labels; every quantised matrix product
     must have one scale per output channel (embedding lookups keep one scale per table)."""
@@ -114,8 +114,9 @@ def test_int8_weights_have_one_scale_per_output_channel(trained, tmp_path, quant
     from onnx import numpy_helper
 
     out = tmp_path / "deploy"
-    argv = ["export", str(trained), "--out", str(out), "--int8", "--quantization", quantization]
-    assert main(argv) == 0
+    method, _, gelu = quantization.partition("-")
+    argv = ["export", str(trained), "--out", str(out), "--int8", "--quantization", method]
+    assert main(argv + ["--quantize-gelu-inputs"] * bool(gelu)) == 0
     graph = onnx.load(out / "model.int8.onnx").graph
     scales = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     if quantization == "dynamic":
@@ -125,9 +126,12 @@ def test_int8_weights_have_one_scale_per_output_channel(trained, tmp_path, quant
     else:
         # QLinearMatMul(a, a_scale, a_zero, b, b_scale, ...): static leaves the attention
         # products and the GELU-fed down-projections in fp32, so 5 of each layer's 6 weights.
+        # --quantize-gelu-inputs quantises the down-projections too: all 6.
+        per_layer = 6 if gelu else 5
         matmul_scales = [scales[n.input[4]] for n in graph.node if n.op_type == "QLinearMatMul"]
-        assert len(matmul_scales) == 4 * 5
-        assert sum(n.op_type == "MatMul" for n in graph.node) == 4 * 3
+        assert len(matmul_scales) == 4 * per_layer
+        assert sum(n.op_type == "MatMul" for n in graph.node) == 4 * (8 - per_layer)
+        assert read_inference(out).checks["onnx-int8"].batch_difference <= 1e-4
         # word, position and token-type embedding tables are int8 too
         assert read_inference(out).quantization.quantized_embeddings == 3
     assert all(scale.ndim == 1 and scale.size > 1 for scale in matmul_scales)
