@@ -67,7 +67,12 @@ def _reproduced(folder, argv, capsys):
 @pytest.mark.slow
 def test_default_card_metrics_are_reproduced_by_evaluate(capsys):
     card, measured = _reproduced(SHIPPED, GENERAL_DATA, capsys)
-    assert measured["by_source"] == card["by_source"] and measured["roc_auc"] == card["roc_auc"]
+    # Figures added after the card was written (calibration: ece, reliability) are left out.
+    shared = {
+        name: {key: scores[key] for key in card["by_source"][name]}
+        for name, scores in measured["by_source"].items()
+    }
+    assert shared == card["by_source"] and measured["roc_auc"] == card["roc_auc"]
     assert f"{card['macro_f1']:.4f}" in (SHIPPED / "README.md").read_text()
 
 

@@ -106,20 +106,69 @@ def test_export_writes_everything(trained, tmp_path, capsys):
     assert classifier.backend == "onnx-int8" and classifier.metrics == METRICS.to_dict()
 
 
-def test_int8_weights_have_one_scale_per_output_channel(trained, tmp_path):
-    """Per-matrix scales cost the real student 2% of its labels; every matrix product must be
-    quantised per output channel (embedding lookups keep one scale per table)."""
+@pytest.mark.parametrize("quantization", ["static", "dynamic", "static-gelu"])
+def test_int8_weights_have_one_scale_per_output_channel(trained, tmp_path, quantization):
+    """Per-matrix scales cost the real student 2% of its labels; every quantised matrix product
+    must have one scale per output channel (embedding lookups keep one scale per table)."""
     import onnx
     from onnx import numpy_helper
 
     out = tmp_path / "deploy"
-    assert main(["export", str(trained), "--out", str(out), "--int8"]) == 0
+    method, _, gelu = quantization.partition("-")
+    argv = ["export", str(trained), "--out", str(out), "--int8", "--quantization", method]
+    assert main(argv + ["--quantize-gelu-inputs"] * bool(gelu)) == 0
     graph = onnx.load(out / "model.int8.onnx").graph
     scales = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    weights = [n.input[1] for n in graph.node if n.op_type == "MatMulInteger"]
-    matmul_scales = [scales[w.removesuffix("_quantized") + "_scale"] for w in weights]
-    assert len(matmul_scales) >= 4 * 6 + 2  # 4 layers × 6 products, pooler, classifier
+    if quantization == "dynamic":
+        weights = [n.input[1] for n in graph.node if n.op_type == "MatMulInteger"]
+        matmul_scales = [scales[w.removesuffix("_quantized") + "_scale"] for w in weights]
+        assert len(matmul_scales) >= 4 * 6 + 2  # 4 layers × 6 products, pooler, classifier
+    else:
+        # QLinearMatMul(a, a_scale, a_zero, b, b_scale, ...): static leaves the attention
+        # products and the GELU-fed down-projections in fp32, so 5 of each layer's 6 weights.
+        # --quantize-gelu-inputs quantises the down-projections too: all 6.
+        per_layer = 6 if gelu else 5
+        matmul_scales = [scales[n.input[4]] for n in graph.node if n.op_type == "QLinearMatMul"]
+        assert len(matmul_scales) == 4 * per_layer
+        assert sum(n.op_type == "MatMul" for n in graph.node) == 4 * (8 - per_layer)
+        assert read_inference(out).checks["onnx-int8"].batch_difference <= 1e-4
+        # word, position and token-type embedding tables are int8 too
+        assert read_inference(out).quantization.quantized_embeddings == 3
     assert all(scale.ndim == 1 and scale.size > 1 for scale in matmul_scales)
+
+
+def test_export_with_data_calibrates_on_training_texts_and_fits_a_temperature(
+    trained, tmp_path, small_csv, capsys
+):
+    from modeldistill.data.splits import load_splits
+    from modeldistill.evaluate.calibration import fit_temperature
+
+    out = tmp_path / "deploy"
+    argv = ["export", str(trained), "--out", str(out), "--int8", "--data", str(small_csv)]
+    assert main([*argv, "--stratify", "--calibration-texts", "20"]) == 0
+    info = read_inference(out)
+    assert info.quantization.method == "static" and info.quantization.calibration_texts == 20
+    assert "training split of" in info.quantization.calibration_source
+    fit = info.temperature_fit
+    assert fit.backend == "onnx-int8" and fit.target == "validation labels"
+    assert fit.nll_after <= fit.nll_before
+    assert f"temperature {info.temperature:.4f}" in capsys.readouterr().out
+
+    # The recorded temperature is the one that fits the deployed backend's validation logits.
+    splits = load_splits(DataConfig(data=str(small_csv), stratify=True))
+    classifier = Classifier.load(out)
+    encodings = classifier.tokenize(list(splits.validation["text"]))
+    logits = np.zeros((len(encodings), 4))
+    for rows, feeds in classifier.batches(encodings):
+        logits[rows] = classifier.logits(feeds)
+    expected = fit_temperature(logits, np.array(splits.validation["label"]))
+    assert info.temperature == pytest.approx(expected, rel=1e-3)
+
+    metrics = read_metrics(out / "metrics.json")
+    assert metrics.ece is not None and sum(row.count for row in metrics.reliability) == (
+        metrics.num_examples
+    )
+    assert metrics.ece_uncalibrated is not None
 
 
 def test_export_never_destroys_an_existing_folder(trained, tmp_path, capsys):

@@ -18,7 +18,7 @@ from modeldistill.errors import UserError
 from modeldistill.export.config import ExportConfig
 from modeldistill.export.export import export_model
 from modeldistill.inference.classifier import Classifier, Prediction, TextTooLong
-from modeldistill.inference.samples import CHECK_TEXTS
+from modeldistill.inference.samples import CALIBRATION_FALLBACK, CHECK_TEXTS
 from modeldistill.paths import REPO_ROOT
 
 # Fixed texts of many lengths, so batches hold padding and length sorting reorders them.
@@ -103,9 +103,58 @@ def test_auto_backend_prefers_int8_then_onnx_then_torch(exported, tmp_path):
         Classifier.load(folder, backend="onnx")
 
 
+@pytest.fixture(scope="module")
+def separated_dynamic(separated, tmp_path_factory) -> Path:
+    """The separated model with the earlier dynamic int8 quantisation, which the parity contract
+    must catch."""
+    out = tmp_path_factory.mktemp("separated-dynamic") / "sep"
+    source = Path(read_inference(separated).source_model)
+    return export_model(source, ExportConfig(out=out, int8=True, quantization="dynamic"))
+
+
+def _batch_parity(folder: Path, backend: str) -> float:
+    """Largest change of any probability of a text between scoring it alone and inside batches
+    of other companions, at other positions and with other padding widths."""
+    single = Classifier.load(folder, backend=backend, batch_size=1)
+    alone = _probs(single.predict(TEXTS))
+    worst = 0.0
+    rng = np.random.default_rng(0)
+    for batch_size in (2, 7, 32, len(TEXTS)):
+        batched = Classifier.load(folder, backend=backend, batch_size=batch_size)
+        order = rng.permutation(len(TEXTS))
+        got = np.empty_like(alone)
+        got[order] = _probs(batched.predict([TEXTS[i] for i in order]))
+        worst = max(worst, float(np.abs(got - alone).max()))
+        # Also feed batches as given, unsorted: a long companion pads a short text further.
+        for rows, feeds in batched.batches(batched.tokenize(TEXTS)):
+            mixed = {key: np.roll(value, 1, axis=0) for key, value in feeds.items()}
+            moved = np.roll(batched.probabilities(mixed), -1, axis=0)
+            worst = max(worst, float(np.abs(moved - alone[rows]).max()))
+    return worst
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-int8"])
+def test_scores_do_not_depend_on_the_batch(separated, backend):
+    """The backend-parity contract: server micro-batches, predict on a file and the Ray engine
+    all score through Classifier batches, so a verdict must not change with a text's batch."""
+    assert _batch_parity(separated, backend) <= 1e-4
+
+
+def test_dynamic_int8_breaks_the_batch_contract(separated_dynamic):
+    # The contract's test can fail: per-batch activation scales move scores with the batch.
+    assert _batch_parity(separated_dynamic, "onnx-int8") > 1e-4
+    assert read_inference(separated_dynamic).checks["onnx-int8"].batch_difference > 1e-4
+
+
+def test_static_int8_records_how_it_was_calibrated(separated):
+    info = read_inference(separated)
+    assert info.quantization.method == "static" and info.quantization.format == "QOperator"
+    assert info.quantization.calibration_texts == len(CHECK_TEXTS) + len(CALIBRATION_FALLBACK)
+    assert "CALIBRATION_FALLBACK" in info.quantization.calibration_source
+    assert info.checks["onnx-int8"].batch_difference <= 1e-4
+
+
 def test_predictions_are_complete_and_in_input_order(separated):
-    # fp32: int8's dynamic quantisation scales activations per batch, so its scores move a little
-    # with a text's batch companions.
     classifier = Classifier.load(separated, backend="onnx", batch_size=4)
     info = read_inference(separated)
     assert classifier.labels == ["noHate", "hate", "idk/skip", "relation"]

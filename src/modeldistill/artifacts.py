@@ -94,6 +94,18 @@ class BinaryScores(_Strict):
     f1: float
 
 
+class ReliabilityBin(_Strict):
+    """One equal-width bin of P(positive): how many texts fell in it, their mean predicted
+    probability and the share of them that were positive (both null for an empty bin)."""
+
+    low: float
+    high: float
+    count: int
+    # defaults, because metrics.json leaves out nulls
+    mean_predicted: float | None = None
+    observed_rate: float | None = None
+
+
 class SplitMetrics(_Strict):
     """The scores of one set of predictions against its labels (what `compute_metrics` returns)."""
 
@@ -108,6 +120,12 @@ class SplitMetrics(_Strict):
     hate: BinaryScores | None = None
     # ROC-AUC of P(hate): only for hate-vs-rest scoring (several sources, or --hate-vs-rest)
     roc_auc: float | None = None
+    # Calibration of P(toxic label) against toxic-vs-rest truth: expected calibration error over
+    # equal-width bins, the bins themselves, and the ECE the scores had before temperature scaling
+    # (only for a folder whose inference.json has a temperature other than 1).
+    ece: float | None = None
+    ece_uncalibrated: float | None = None
+    reliability: list[ReliabilityBin] | None = None
 
     def positive_scores(self, label: str) -> BinaryScores | None:
         """Precision, recall and F1 of `label` against every other label (None when the scored
@@ -233,6 +251,35 @@ class BackendCheck(_Strict):
     max_probability_difference: float
     label_agreement: float
     texts: int
+    # Largest change of any probability between a text scored alone and inside one padded batch
+    # of all the texts (0 when scores do not depend on the batch); absent in older files.
+    batch_difference: float | None = None
+
+
+class Quantization(_Strict):
+    """How model.int8.onnx was made (see export/onnx.py) and which texts calibrated it."""
+
+    method: str  # static | dynamic
+    per_channel: bool
+    format: str | None = None
+    calibration_method: str | None = None
+    quantized_matmuls: int | None = None
+    quantized_embeddings: int | None = None
+    fp32_matmuls: int | None = None
+    calibration_texts: int | None = None
+    calibration_source: str | None = None
+
+
+class TemperatureFit(_Strict):
+    """The temperature scaling fitted on the validation split, with the figures it changed."""
+
+    texts: int
+    target: str  # what the negative log-likelihood scored: the labels, or toxic-vs-rest
+    backend: str
+    nll_before: float
+    nll_after: float
+    ece_before: float
+    ece_after: float
 
 
 class InferenceSettings(_Strict):
@@ -253,6 +300,10 @@ class InferenceSettings(_Strict):
     # counts and scores at the tuned threshold (only when a dataset tuned it)
     validation: dict[str, int | float] | None = None
     parameters: int | None = None
+    # Logits are divided by this before the softmax (1: no scaling, as in files written before it).
+    temperature: float = Field(1.0, gt=0.0)
+    temperature_fit: TemperatureFit | None = None
+    quantization: Quantization | None = None
     # What the task is, as export recorded it (`--task-title`, `--positive-meaning`): the card and
     # the page show it. Absent in folders exported before it existed, which were all hate speech.
     task_title: str | None = None
@@ -264,9 +315,15 @@ class InferenceSettings(_Strict):
         return self.toxic_label
 
     def to_dict(self) -> dict[str, Any]:
-        data = self.model_dump()
-        # `data` is null without a tuning dataset; the later fields are absent until measured.
-        return {k: v for k, v in data.items() if v is not None or k == "data"}
+        data = self.model_dump(exclude_none=True)
+        # `data` is null without a tuning dataset; the later fields are absent until measured,
+        # and temperature 1 (no scaling) is left out, so files written before it read as written.
+        kept = {
+            key: data.get(key) for key in type(self).model_fields if key in data or key == "data"
+        }
+        if kept.get("temperature") == 1.0:
+            del kept["temperature"]
+        return kept
 
 
 @dataclasses.dataclass

@@ -12,16 +12,18 @@ from modeldistill.errors import UserError
 from modeldistill.evaluate.bias import bias_report, format_bias, text_membership
 from modeldistill.evaluate.metrics import (
     binary_metrics,
+    calibration_figures,
     compute_metrics,
     count_parameters,
     size_on_disk,
+    uncalibrated_ece,
 )
 from modeldistill.labels import HATE as TOXIC_LABEL
 
 
 def _binary_evaluation(
     classifier, dataset, data_labels: list[str]
-) -> tuple[SplitMetrics, dict, BiasReport]:
+) -> tuple[SplitMetrics, dict, BiasReport, np.ndarray]:
     """Pooled and per-source hate-vs-rest scores; any model with a `hate` label can be scored on
     any data with one, whatever its other labels (a four-class hate_speech18 model on the
     several-source test split, or a binary model on hate_speech18's four-class split)."""
@@ -31,7 +33,8 @@ def _binary_evaluation(
             f"{data_labels}; scoring across label sets needs a {TOXIC_LABEL!r} label in both"
         )
     predictions = classifier.predict(model_inputs(dataset))
-    p_hate = np.array([p.scores[classifier.toxic_label] for p in predictions])
+    probs = np.array([[p.scores[label] for label in classifier.labels] for p in predictions])
+    p_hate = probs[:, classifier.labels.index(classifier.toxic_label)]
     flagged = np.array([p.toxic for p in predictions])
     is_hate = np.array(dataset["label"]) == data_labels.index(TOXIC_LABEL)
     by_source = {}
@@ -45,7 +48,7 @@ def _binary_evaluation(
         }
     # Mentions are found in the published text: cleaning may rewrite the words the lexicon needs.
     bias = bias_report(is_hate, p_hate, flagged, text_membership(model_inputs(dataset)))
-    return binary_metrics(is_hate, p_hate, flagged), by_source, bias
+    return binary_metrics(is_hate, p_hate, flagged), by_source, bias, probs
 
 
 def evaluate_folder(
@@ -57,12 +60,22 @@ def evaluate_folder(
     dataset = splits[split]
     extra: dict = {}
     if hate_vs_rest or classifier.labels != splits.labels or splits.sources is not None:
-        scores, by_source, bias = _binary_evaluation(classifier, dataset, splits.labels)
+        scores, by_source, bias, probs = _binary_evaluation(classifier, dataset, splits.labels)
         extra = {"threshold": classifier.threshold, "by_source": by_source, "bias": bias}
     else:
         predictions = classifier.predict(list(dataset["text"]))
-        predicted_ids = np.array([classifier.labels.index(p.label) for p in predictions])
+        probs = np.array([[p.scores[label] for label in classifier.labels] for p in predictions])
+        predicted_ids = probs.argmax(axis=-1)
         scores = compute_metrics(np.array(dataset["label"]), predicted_ids, splits.labels)
+        if classifier.toxic_label in splits.labels:
+            is_toxic = np.array(dataset["label"]) == splits.labels.index(classifier.toxic_label)
+            p_toxic = probs[:, classifier.labels.index(classifier.toxic_label)]
+            scores = scores.model_copy(update=calibration_figures(is_toxic, p_toxic))
+    if scores.ece is not None and classifier.temperature != 1.0:
+        is_toxic = np.array(dataset["label"]) == splits.labels.index(classifier.toxic_label)
+        positive = classifier.labels.index(classifier.toxic_label)
+        before = uncalibrated_ece(is_toxic, probs, positive, classifier.temperature)
+        scores = scores.model_copy(update={"ece_uncalibrated": before})
     return Metrics(
         model=str(model_dir),
         backend=classifier.backend,
@@ -72,6 +85,25 @@ def evaluate_folder(
         size_bytes=size_on_disk(model_dir, classifier.backend),
         **extra,
     )
+
+
+def _calibration_lines(metrics: SplitMetrics) -> list[str]:
+    before = (
+        ""
+        if metrics.ece_uncalibrated is None
+        else f" (before temperature scaling {metrics.ece_uncalibrated:.4f})"
+    )
+    lines = [
+        f"calibration of P(hate): ECE {metrics.ece:.4f}{before}",
+        f"  {'P(hate) bin':<12}{'texts':>8}{'mean P':>9}{'observed':>10}",
+    ]
+    for row in metrics.reliability or []:
+        if row.count:
+            lines.append(
+                f"  {row.low:.2f}-{row.high:.2f}   {row.count:>8,}"
+                f"{row.mean_predicted:>9.3f}{row.observed_rate:>10.3f}"
+            )
+    return lines
 
 
 def format_metrics(metrics: Metrics) -> str:
@@ -97,6 +129,8 @@ def format_metrics(metrics: Metrics) -> str:
     lines += ["  " + " ".join(f"{count:>6}" for count in row) for row in metrics.confusion_matrix]
     if metrics.roc_auc is not None:
         lines.append(f"ROC-AUC of P(hate) {metrics.roc_auc:.4f}")
+    if metrics.ece is not None:
+        lines += _calibration_lines(metrics)
     if metrics.by_source:
         lines.append(
             f"{'source':<20}{'rows':>8}{'accuracy':>10}{'macro-F1':>10}{'hate F1':>9}{'ROC-AUC':>9}"

@@ -92,4 +92,24 @@ def binary_metrics(is_hate: np.ndarray, p_hate: np.ndarray, flagged: np.ndarray)
     )
     both_classes = 0 < is_hate.sum() < len(is_hate)
     auc = float(roc_auc_score(is_hate, p_hate)) if both_classes else None
-    return scores.model_copy(update={"roc_auc": auc})
+    return scores.model_copy(update={"roc_auc": auc, **calibration_figures(is_hate, p_hate)})
+
+
+def calibration_figures(is_positive: np.ndarray, p_positive: np.ndarray) -> dict:
+    """`ece` and `reliability` of P(positive) against the truth, as SplitMetrics fields."""
+    from modeldistill.evaluate.calibration import reliability
+
+    if len(is_positive) == 0:
+        return {}
+    ece, table = reliability(is_positive, p_positive)
+    return {"ece": ece, "reliability": table}
+
+
+def uncalibrated_ece(is_positive: np.ndarray, probs: np.ndarray, positive: int, t: float) -> float:
+    """The ECE of P(positive) before temperature `t` was applied, from the calibrated class
+    probabilities: t * log p differs from the raw logits by a constant per text, which the
+    softmax removes, so softmax(t * log p) gives back the unscaled probabilities."""
+    from modeldistill.evaluate.calibration import reliability, softmax
+
+    log_p = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-300, None))
+    return reliability(is_positive, softmax(t * log_p)[:, positive])[0]

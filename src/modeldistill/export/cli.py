@@ -39,9 +39,26 @@ def main(args: argparse.Namespace) -> int:
     files = sorted(p.name for p in out.iterdir() if p.is_file())
     print(f"exported {args.model} -> {out}: {', '.join(files)}")
     print(f"threshold {info.threshold:.4f} ({info.threshold_source})")
+    if info.temperature_fit is not None:
+        fit = info.temperature_fit
+        print(
+            f"temperature {info.temperature:.4f} (NLL of the {fit.target}: {fit.nll_before:.4f} "
+            f"-> {fit.nll_after:.4f}; ECE of P({info.toxic_label}) {fit.ece_before:.4f} -> "
+            f"{fit.ece_after:.4f}, {fit.texts} validation texts)"
+        )
+    if info.quantization is not None:
+        quantization = info.quantization
+        print(
+            f"int8: {quantization.method} quantisation"
+            + (
+                f", calibrated on {quantization.calibration_source}"
+                * bool(quantization.calibration_source)
+            )
+        )
     for backend, check in (info.checks or {}).items():
         print(
             f"{backend}: max |p - p_torch| {check.max_probability_difference:.2g}, "
-            f"label agreement {check.label_agreement:.0%} on {check.texts} texts"
+            f"label agreement {check.label_agreement:.0%} on {check.texts} texts, "
+            f"max |p alone - p in a batch| {check.batch_difference:.2g}"
         )
     return 0

@@ -3,10 +3,12 @@
     modeldistill export runs/exp/odd --out models/default --onnx --int8 --data hate_speech18_dir
 
 Writes into --out: `model.safetensors` + `config.json` + tokenizer files (always), `model.onnx`
-(--onnx) and `model.int8.onnx` (--int8, dynamic int8 quantisation of the fp32 graph, so it also
-writes model.onnx), `inference.json` (toxic threshold, max length, labels, name, version) and a
-model card `README.md`. With --data the P(hate) threshold maximises hate-vs-rest F1 on that
-dataset's validation split; without it the threshold is 0.5.
+(--onnx) and `model.int8.onnx` (--int8, int8 quantisation of the fp32 graph, so it also writes
+model.onnx: static, calibrated on training texts, or --quantization dynamic), `inference.json`
+(toxic threshold, temperature, max length, labels, name, version, quantisation) and a model card
+`README.md`. With --data a temperature is fitted on that dataset's validation split, and then the
+P(hate) threshold that maximises hate-vs-rest F1 on the calibrated scores; without it the
+temperature is 1 and the threshold 0.5.
 
 ONNX uses torch's TorchScript exporter (`dynamo=False`): it is in torch itself and runs offline,
 while the torch.export-based default needs the separate onnxscript package; the tests check the
@@ -32,6 +34,7 @@ from modeldistill.artifacts import (
     TRAIN_LOG_FILE,
     InferenceSettings,
     Metrics,
+    Quantization,
     read_check,
     read_json_object,
     read_metrics,
@@ -43,9 +46,11 @@ from modeldistill.artifacts import (
 from modeldistill.data.config import DataConfig
 from modeldistill.data.splits import load_splits
 from modeldistill.errors import UserError
+from modeldistill.evaluate.calibration import fit_folder_temperature
 from modeldistill.evaluate.evaluate import evaluate_folder
 from modeldistill.evaluate.metrics import count_parameters
 from modeldistill.evaluate.threshold import tune_threshold
+from modeldistill.export.calibration import calibration_reader, calibration_texts
 from modeldistill.export.config import ExportConfig
 from modeldistill.export.modelcard import render_model_card, write_model_card
 from modeldistill.export.onnx import export_onnx, quantize_int8
@@ -140,10 +145,14 @@ def _write_folder(
         if (model_dir / file).is_file():
             shutil.copyfile(model_dir / file, out_dir / file)
 
+    # Loaded once: on several sources the build (reading, de-duplication) takes a while.
+    splits = load_splits(data) if data is not None else None
+    data_name = None if data is None else ", ".join(data.data)
     if config.onnx:
         export_onnx(model, out_dir / "model.onnx", config.opset)
+    quantization = None
     if config.int8:
-        quantize_int8(out_dir / "model.onnx", out_dir / "model.int8.onnx")
+        quantization = _quantize(out_dir, config, splits, data_name)
 
     info = InferenceSettings(
         threshold=DEFAULT_THRESHOLD,
@@ -154,19 +163,23 @@ def _write_folder(
         version=_digest(out_dir / "model.safetensors"),
         threshold_source="default (no validation data given)",
         source_model=str(model_dir),
-        data=None if data is None else ", ".join(data.data),
+        data=data_name,
         exported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         modeldistill_version=__version__,
         task_title=config.task_title,
         positive_meaning=config.positive_meaning,
+        quantization=quantization,
     )
     # Written now so that the self-check and the tuning load the folder as users will.
     write_inference(out_dir, info)
 
     info.checks = self_check(out_dir, config.onnx, config.int8)
-    # Loaded once: on several sources the build (reading, de-duplication) takes a while.
-    splits = load_splits(data) if data is not None else None
     if splits is not None:
+        # Temperature first: the threshold is then tuned on the scores users will get.
+        info.temperature, info.temperature_fit = fit_folder_temperature(
+            out_dir, splits, info.data, config.toxic_label
+        )
+        write_inference(out_dir, info)
         info.threshold, info.threshold_source, info.validation = tune_threshold(
             out_dir, splits, info.data, positive
         )
@@ -197,6 +210,20 @@ def _write_folder(
         out_dir, model_config, info, metrics, read_run_config(model_dir), check
     )
     write_model_card(out_dir, card)
+
+
+def _quantize(
+    out_dir: Path, config: ExportConfig, splits: Any, data_name: str | None
+) -> Quantization:
+    """Write model.int8.onnx from model.onnx by `config.quantization`; what was done, and which
+    texts calibrated it (static only)."""
+    source, target = out_dir / "model.onnx", out_dir / "model.int8.onnx"
+    if config.quantization == "dynamic":
+        return Quantization(**quantize_int8(source, target, "dynamic"))
+    texts, where = calibration_texts(splits, data_name, config.calibration_texts)
+    reader = calibration_reader(out_dir, texts, config.max_length)
+    record = quantize_int8(source, target, "static", reader, config.quantize_gelu_inputs)
+    return Quantization(**record, calibration_texts=len(texts), calibration_source=where)
 
 
 def _check_model_dir(model_dir: Path) -> dict[str, Any]:

@@ -117,6 +117,8 @@ class Classifier:
         self.labels = labels
         self.backend: str = info["backend"]
         self.threshold: float = float(info.get("threshold", DEFAULT_THRESHOLD))
+        # Temperature scaling fitted at export (1: none); the threshold was tuned on its scores.
+        self.temperature: float = float(info.get("temperature", 1.0))
         self.toxic_label: str | None = info["toxic_label"]
         self.max_length: int = int(info["max_length"])
         self.max_windows: int = int(info.get("max_windows", DEFAULT_MAX_WINDOWS))
@@ -202,6 +204,7 @@ class Classifier:
         info = {
             "backend": backend,
             "threshold": settings.threshold if settings else DEFAULT_THRESHOLD,
+            "temperature": settings.temperature if settings else 1.0,
             "toxic_label": toxic_label,
             "max_length": length,
             "batch_size": batch_size,
@@ -320,7 +323,11 @@ class Classifier:
 
     def probabilities(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """Class probabilities for one batch from `batches`; safe to call from several threads."""
-        return _softmax(self._runner(feeds))
+        return _softmax(self.logits(feeds) / self.temperature)
+
+    def logits(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """The model's raw outputs for one batch from `batches`, before temperature and softmax."""
+        return self._runner(feeds)
 
     def decide(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(index of the best label, whether the text counts as toxic) for each row of `probs`."""
