@@ -177,7 +177,7 @@ def _write_folder(
     if splits is not None:
         # Temperature first: the threshold is then tuned on the scores users will get.
         info.temperature, info.temperature_fit = fit_folder_temperature(
-            out_dir, splits, info.data, config.toxic_label
+            out_dir, splits, info.data, positive
         )
         write_inference(out_dir, info)
         info.threshold, info.threshold_source, info.validation = tune_threshold(
