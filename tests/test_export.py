@@ -157,10 +157,7 @@ def test_export_with_data_calibrates_on_training_texts_and_fits_a_temperature(
     # The recorded temperature is the one that fits the deployed backend's validation logits.
     splits = load_splits(DataConfig(data=str(small_csv), stratify=True))
     classifier = Classifier.load(out)
-    encodings = classifier.tokenize(list(splits.validation["text"]))
-    logits = np.zeros((len(encodings), 4))
-    for rows, feeds in classifier.batches(encodings):
-        logits[rows] = classifier.logits(feeds)
+    logits = classifier.text_logits(list(splits.validation["text"]))
     expected = fit_temperature(logits, np.array(splits.validation["label"]))
     assert info.temperature == pytest.approx(expected, rel=1e-3)
 

@@ -101,10 +101,7 @@ def fit_folder_temperature(
         raise UserError(f"{name} has an empty validation split; cannot fit the temperature")
     if toxic_label not in splits.labels or toxic_label not in classifier.labels:
         raise UserError(f"{name} or the model has no {toxic_label!r} label; cannot calibrate")
-    encodings = classifier.tokenize(model_inputs(validation))
-    logits = np.empty((len(encodings), len(classifier.labels)), dtype=np.float64)
-    for rows, feeds in classifier.batches(encodings):
-        logits[rows] = classifier.logits(feeds)
+    logits = classifier.text_logits(model_inputs(validation))
     data_ids = np.array(validation["label"])
     positive = classifier.labels.index(toxic_label)
     is_toxic = data_ids == splits.labels.index(toxic_label)
@@ -116,7 +113,7 @@ def fit_folder_temperature(
     ece_before, _ = reliability(is_toxic, softmax(logits)[:, positive])
     ece_after, _ = reliability(is_toxic, softmax(logits, temperature)[:, positive])
     fit = TemperatureFit(
-        texts=len(encodings),
+        texts=len(logits),
         target=target,
         backend=classifier.backend,
         nll_before=round(negative_log_likelihood(logits, targets, 1.0, binary), 6),

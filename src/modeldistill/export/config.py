@@ -59,6 +59,11 @@ class ExportConfig:
     positive_meaning: str | None = option(
         None, "one line on what the positive label means, for the card and the page"
     )
+    deobfuscate: bool = option(
+        True,
+        "serve with obfuscation undone (lookalike letters, bidi overrides, invisible joiners, "
+        "letter spacing, leetspeak): recorded in config.json's text_prep",
+    )
     keep_fp32: bool = option(
         True,
         "keep model.safetensors and model.onnx beside model.int8.onnx (--no-keep-fp32 ships int8 only)",

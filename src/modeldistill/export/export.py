@@ -41,6 +41,7 @@ from modeldistill.artifacts import (
     read_run_config,
     write_check,
     write_inference,
+    write_json_object,
     write_metrics,
 )
 from modeldistill.data.config import DataConfig
@@ -60,6 +61,7 @@ from modeldistill.inference.classifier import Classifier
 from modeldistill.inference.folder import DEFAULT_THRESHOLD, labels_from_config
 from modeldistill.labels import HATE as TOXIC_LABEL
 from modeldistill.labels import positive_label
+from modeldistill.text import TextPrep
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +143,15 @@ def _write_folder(
     model, tokenizer = _load(model_dir)
     model.save_pretrained(out_dir)  # safetensors only: transformers 5 no longer writes pickles
     tokenizer.save_pretrained(out_dir)
+    if config.deobfuscate:
+        # Serving undoes the keyboard tricks (lookalike letters, bidi overrides, leetspeak) that
+        # would otherwise hide a text from the model; recorded so every backend applies it.
+        saved = read_json_object(out_dir / "config.json")
+        block = saved.setdefault("modeldistill", {})
+        block["text_prep"] = (
+            TextPrep.from_dict(block.get("text_prep")).with_deobfuscation().to_dict()
+        )
+        write_json_object(out_dir / "config.json", saved)
     for file in CARRIED_FILES:
         if (model_dir / file).is_file():
             shutil.copyfile(model_dir / file, out_dir / file)

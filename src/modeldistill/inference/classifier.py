@@ -329,6 +329,17 @@ class Classifier:
         """The model's raw outputs for one batch from `batches`, before temperature and softmax."""
         return self._runner(feeds)
 
+    def text_logits(self, texts: list[str]) -> np.ndarray:
+        """Raw outputs per text, before temperature and softmax: a long text's are those of the
+        passage that decides its verdict, as `predict` reads it (what calibration fits)."""
+        windows = self.windows(texts)
+        window_logits = np.empty((len(windows.encodings), len(self.labels)), dtype=np.float64)
+        for rows, feeds in self.batches(windows.encodings):
+            window_logits[rows] = self.logits(feeds)
+        # Which passage decides is the same at every temperature for a binary model.
+        _, deciding = self.combine(windows, _softmax(window_logits / self.temperature))
+        return window_logits[deciding]
+
     def decide(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(index of the best label, whether the text counts as toxic) for each row of `probs`."""
         best = probs.argmax(axis=-1)
