@@ -34,6 +34,7 @@ from pathlib import Path
 
 from modeldistill.errors import UserError
 from modeldistill.inference.backends import BACKEND_FILES
+from modeldistill.serve.middleware import headers_for
 
 FIRST_DELAY_S = 1.0  # before restarting a worker that stopped
 MAX_DELAY_S = 30.0  # the back-off doubles up to this while a worker keeps failing
@@ -103,8 +104,7 @@ class _DegradedReadiness:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"retry-after", b"1"),
-                (b"cache-control", b"no-store"),
-                (b"x-content-type-options", b"nosniff"),
+                *headers_for("/readyz"),  # the security headers every answer has
             ]
             await send({"type": "http.response.start", "status": 503, "headers": headers})
             await send({"type": "http.response.body", "body": body})
@@ -223,11 +223,11 @@ class Supervisor:
         slot.process = slot.report = None
         code = process.exitcode
         if why is None:
-            why = (
-                f"killed by {signal.Signals(-code).name}"
-                if code < 0 and -code in signal.Signals._value2member_map_
-                else f"exited with code {code}"
-            )
+            try:
+                why = f"killed by {signal.Signals(-code).name}" if code < 0 else None
+            except ValueError:
+                why = None
+            why = why or f"exited with code {code}"
         now = time.monotonic()
         if now - slot.started_at >= SERVED_LONG_ENOUGH_S:
             slot.delay = FIRST_DELAY_S
