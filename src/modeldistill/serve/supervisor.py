@@ -271,7 +271,10 @@ class Supervisor:
         return 0
 
     def _drain(self) -> None:
-        """SIGTERM to every worker (each drains like a single server), then wait for all."""
+        """SIGTERM to every worker (each drains like a single server), then wait for all. The
+        parent's copy of the socket goes first: once the workers have closed theirs, the port is
+        closed and a new connection is refused, not left waiting in a backlog nobody reads."""
+        self.sock.close()
         processes = [slot.process for slot in self.slots if slot.process is not None]
         for process in processes:
             if process.is_alive():
