@@ -110,7 +110,9 @@ def slow_connections(address, count: int, hold: float, results: list) -> None:
     """`count` connections that never finish their request; (closed by the server, seconds)."""
     starts = [
         b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ",
-        b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{",
+        # Declared JSON, or it would be answered 415 at once instead of waiting for its body.
+        b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n{",
         b"",
     ]
     conns = []

@@ -369,17 +369,28 @@ def raw_request(port: int, body: bytes) -> tuple[str, float]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "stop_signal", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name
+    ("stop_signal", "workers"),
+    [
+        (signal.SIGTERM, 1),
+        (signal.SIGINT, 1),
+        (signal.SIGHUP, 1),
+        (signal.SIGTERM, 2),
+        (signal.SIGHUP, 2),
+    ],
+    ids=lambda v: v.name if isinstance(v, signal.Signals) else f"{v}-workers",
 )
 def test_a_stop_signal_finishes_in_flight_requests_refuses_new_ones_and_exits_0(
-    int8_dir, stop_signal
+    int8_dir, stop_signal, workers
 ):
     """SIGTERM (kill, systemd), SIGINT (Ctrl+C) and SIGHUP (the terminal closed) all drain; SIGHUP
-    used to end the process at once (exit 129), dropping the requests in flight."""
+    used to end the process at once (exit 129), dropping the requests in flight. With
+    `--workers 2` the parent drains both workers and says so once."""
     port = free_port()
     shutdown_timeout = 5.0
     server = subprocess.Popen(
-        serve_command(int8_dir, port, "--shutdown-timeout", str(shutdown_timeout)),
+        serve_command(
+            int8_dir, port, "--shutdown-timeout", str(shutdown_timeout), "--workers", str(workers)
+        ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -9,7 +9,8 @@ In code: `create_app(ServeConfig(model=...))` gives the ASGI app (tests use it w
 
 Modules: `config` (the settings), `schemas` (request and response bodies), `service` (the model,
 admission and the micro-batcher), `metrics`, `middleware` (limits, security headers, metrics),
-`app` (the app factory and its routes), `protocol` (HTTP limits uvicorn lacks), `server` (the socket, uvicorn, shutdown and the CLI).
+`app` (the app factory and its routes), `protocol` (HTTP limits uvicorn lacks), `server` (the socket, uvicorn, shutdown and the CLI),
+`supervisor` (`--workers N`: one model version, restarts with back-off, capacity in /readyz).
 """
 
 from modeldistill.serve.app import STATIC_DIR, create_app

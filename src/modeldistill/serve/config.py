@@ -10,6 +10,14 @@ from modeldistill.settings import option, require
 CONFIG_ENV = "MODELDISTILL_SERVE_CONFIG"  # how `--workers N` hands the settings to each worker
 
 
+def body_limit_for(max_texts: int, max_chars: int) -> int:
+    """The largest body a request within --max-texts and --max-chars can be: each character
+    (a code point) as a \\uXXXX\\uXXXX surrogate pair is 12 bytes of JSON (an emoji sent
+    escaped; 4 bytes as raw UTF-8), each text adds its quotes, comma and a space, and
+    `{"texts": []}` the rest. So a request the text limits accept is never refused as too big."""
+    return max_texts * (max_chars * 12 + 4) + 16
+
+
 @dataclass
 class ServeConfig:
     model: Path | None = option(
@@ -36,7 +44,11 @@ class ServeConfig:
     max_wait_ms: float = option(
         0.0, "extra ms a batch waits for more requests (0: take what queued during the last call)"
     )
-    max_body_bytes: int = option(1_000_000, "largest request body; bigger gets 413")
+    max_body_bytes: int | None = option(
+        None,
+        "largest request body; bigger gets 413 (default: what --max-texts texts of --max-chars "
+        "characters take as JSON at worst, max_texts * (max_chars * 12 + 4) + 16 bytes)",
+    )
     max_texts: int = option(64, "most texts in one API request")
     max_chars: int = option(5000, "most characters in one text")
     cors_origins: list[str] = option(
@@ -72,6 +84,8 @@ class ServeConfig:
         require(
             0 <= self.max_wait_ms <= 1000, f"max_wait_ms must be in 0..1000, got {self.max_wait_ms}"
         )
+        if self.max_body_bytes is None:
+            self.max_body_bytes = body_limit_for(self.max_texts, self.max_chars)
         require(
             self.max_body_bytes >= 1024,
             f"max_body_bytes must be at least 1024, got {self.max_body_bytes}",

@@ -80,6 +80,9 @@ class Observe:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        # Which limit, so that a client whose texts are within --max-texts and --max-chars knows
+        # it is the server's body setting, not its texts, that refused it.
+        self.too_large = f"body larger than {max_body_bytes} bytes (the server's --max-body-bytes)"
         self.gate = gate
         # Lower case, as host names compare; "*" alone is the same as no check.
         self.allowed_hosts = [host.lower() for host in allowed_hosts or ()]
@@ -117,7 +120,7 @@ class Observe:
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_body_bytes:
-                raise HTTPException(413, detail=f"body larger than {self.max_body_bytes} bytes")
+                raise HTTPException(413, detail=self.too_large)
             return message
 
         async def refuse(status: int, detail: str) -> None:
@@ -133,8 +136,9 @@ class Observe:
                     return
             length = content_length(scope)
             if length is not None and length > self.max_body_bytes:
-                detail = f"body larger than {self.max_body_bytes} bytes"
-                await JSONResponse({"detail": detail}, 413)(scope, receive, send_with_headers)
+                await JSONResponse({"detail": self.too_large}, 413)(
+                    scope, receive, send_with_headers
+                )
                 return
             refusal = self.gate.refusal(route)
             if refusal is not None:

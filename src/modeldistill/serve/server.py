@@ -2,7 +2,6 @@
 
 import argparse
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -11,10 +10,12 @@ import threading
 
 from modeldistill import settings as cfg
 from modeldistill.errors import UserError
+from modeldistill.paths import resolve_model_dir
 from modeldistill.serve.app import create_app
-from modeldistill.serve.config import CONFIG_ENV, ServeConfig
+from modeldistill.serve.config import ServeConfig
 from modeldistill.serve.protocol import limits_to_env, protocol_class
 from modeldistill.serve.service import load_classifier
+from modeldistill.serve.supervisor import Supervisor, model_version
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +46,8 @@ def bind(host: str, port: int) -> socket.socket:
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
-def _server_class():
+def _server_class(announce: bool = True):
+    """`announce`: say "stopped on SIG..." when stopped (a worker leaves that to its parent)."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -64,7 +66,7 @@ def _server_class():
             finally:
                 for sig, handler in original.items():
                     signal.signal(sig, handler)
-            if self._captured_signals:
+            if self._captured_signals and announce:
                 name = signal.Signals(self._captured_signals[0]).name
                 print(f"stopped on {name}: in-flight requests were finished", file=sys.stderr)
 
@@ -94,9 +96,9 @@ def main(args: argparse.Namespace) -> int:
     import uvicorn
 
     config = cfg.from_args(ServeConfig, args)
-    settings = uvicorn_settings(config, workers=config.workers > 1)
     url = f"http://{config.host}:{config.port}"
     if config.workers == 1:
+        settings = uvicorn_settings(config)
         app = create_app(config)  # the model loads (or fails) before the port is bound
         sock = bind(config.host, config.port)
         name = app.state.service.classifier.name
@@ -109,17 +111,14 @@ def main(args: argparse.Namespace) -> int:
         finally:
             sock.close()
         return 0
-    classifier = load_classifier(config)  # fail here, once, rather than in every worker
-    bind(config.host, config.port).close()
-    del classifier
-    os.environ[CONFIG_ENV] = json.dumps(cfg.to_jsonable(config))
-    print(f"serving {config.workers} workers on {url}", file=sys.stderr)
-    uvicorn.run(
-        "modeldistill.serve.app:app_from_env",
-        factory=True,
-        host=config.host,
-        port=config.port,
-        workers=config.workers,
-        **settings,
-    )
-    return 0
+    # Resolved, loaded and bound here, once: a bad folder or a taken port fails before any worker
+    # starts, and every worker must then find this same version in the folder, or not serve.
+    path = resolve_model_dir(config.model)
+    version = model_version(path)
+    load_classifier(config)  # loads and answers a warm-up, or a one-line UserError; then dropped
+    sock = bind(config.host, config.port)
+    print(f"serving {config.workers} workers of model version {version} on {url}", file=sys.stderr)
+    try:
+        return Supervisor(cfg.to_jsonable(config), version, sock, config.workers).run()
+    finally:
+        sock.close()
