@@ -283,7 +283,7 @@ def test_error_bodies_hold_no_stack_traces_or_local_paths(tiny_bert_dir, classif
             405: client.delete("/api/v1/predict"),
             413: client.post(
                 "/api/v1/predict",
-                content=b"x" * 1_000_001,
+                content=b"x" * 3_840_273,
                 headers={"content-type": "application/json"},
             ),
             422: client.post(

@@ -23,8 +23,9 @@ import httpx
 import pytest
 
 from modeldistill.serve import ServeConfig, create_app
+from modeldistill.serve.capacity import serving_capacity
 from modeldistill.serve.config import body_limit_for
-from modeldistill.serve.supervisor import model_version, serving_capacity
+from modeldistill.serve.supervisor import model_version
 from serve_helpers import LiveServer
 from test_reliability import START_TIMEOUT_S, free_port, serve_command, wait_until, worker_pids
 

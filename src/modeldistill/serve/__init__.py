@@ -16,7 +16,8 @@ admission and the micro-batcher), `metrics`, `middleware` (limits, security head
 from modeldistill.serve.app import STATIC_DIR, create_app
 from modeldistill.serve.config import ServeConfig
 from modeldistill.serve.metrics import Metrics
-from modeldistill.serve.server import add_arguments, bind, main, uvicorn_settings
+from modeldistill.serve.runner import bind, uvicorn_settings
+from modeldistill.serve.server import add_arguments, main
 from modeldistill.serve.service import Service, check_answers, load_classifier
 
 __all__ = [

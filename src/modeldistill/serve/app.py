@@ -18,6 +18,7 @@ from pydantic import AfterValidator, ValidationError
 from starlette.requests import ClientDisconnect
 
 from modeldistill.inference.classifier import Classifier, Prediction, TextTooLong
+from modeldistill.serve.capacity import serving_capacity
 from modeldistill.serve.config import CONFIG_ENV, ServeConfig
 from modeldistill.serve.metrics import Metrics
 from modeldistill.serve.middleware import CLIENT_CLOSED_REQUEST, Gate, Observe
@@ -324,7 +325,16 @@ def create_app(config: ServeConfig, classifier: Classifier | None = None) -> Fas
 
     @app.get("/readyz", response_model=Status, responses={503: {"model": Status}}, tags=["health"])
     async def readyz() -> Any:
-        """The model is loaded and has answered a warm-up request."""
+        """The model is loaded and has answered a warm-up request, and with --workers every
+        worker asked for serves the same model version (503 "degraded" while one is missing)."""
+        capacity = serving_capacity()
+        if service.ready and capacity is not None and capacity[0] < capacity[1]:
+            degraded = {
+                "status": "degraded",
+                "workers_serving": capacity[0],
+                "workers": capacity[1],
+            }
+            return JSONResponse(degraded, status_code=503, headers={"Retry-After": "1"})
         if service.ready:
             return {"status": "ready"}
         return JSONResponse({"status": "not ready"}, status_code=503, headers={"Retry-After": "1"})

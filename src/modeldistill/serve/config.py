@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modeldistill.inference.backends import BACKENDS
+from modeldistill.inference.folder import DEFAULT_MAX_WINDOWS
 from modeldistill.serve.protocol import HttpLimits
 from modeldistill.settings import option, require
 
@@ -51,6 +52,11 @@ class ServeConfig:
     )
     max_texts: int = option(64, "most texts in one API request")
     max_chars: int = option(5000, "most characters in one text")
+    max_windows: int = option(
+        DEFAULT_MAX_WINDOWS,
+        "passages read per text: a text longer than the model's window is read in overlapping "
+        "windows and sentence by sentence; a text that needs more gets 413",
+    )
     cors_origins: list[str] = option(
         [], "origins allowed to call the API from a browser (default: none)"
     )
@@ -84,6 +90,7 @@ class ServeConfig:
         require(
             0 <= self.max_wait_ms <= 1000, f"max_wait_ms must be in 0..1000, got {self.max_wait_ms}"
         )
+        require(self.max_windows >= 1, f"max_windows must be at least 1, got {self.max_windows}")
         if self.max_body_bytes is None:
             self.max_body_bytes = body_limit_for(self.max_texts, self.max_chars)
         require(

@@ -13,7 +13,6 @@ from fastapi import HTTPException
 
 from modeldistill.errors import UserError
 from modeldistill.inference.classifier import Classifier, Prediction, TextTooLong
-from modeldistill.inference.folder import DEFAULT_MAX_WINDOWS
 from modeldistill.paths import resolve_model_dir
 from modeldistill.serve.config import ServeConfig
 from modeldistill.serve.metrics import Metrics
@@ -236,12 +235,6 @@ class Service:
                 job.future.set_result(predictions)
 
 
-def max_windows(config: ServeConfig) -> int:
-    """The passage limit per text: `--max-windows` once ServeConfig has it, else the library's."""
-    # getattr: the flag is ServeConfig's to add (serve/config.py), which this module follows.
-    return int(getattr(config, "max_windows", DEFAULT_MAX_WINDOWS))
-
-
 def calibration(classifier: Classifier) -> dict[str, Any] | None:
     """What makes a score a probability, from the folder's metrics.json: the temperature the
     logits are divided by, the ECE and the reliability table; None without those figures."""
@@ -264,7 +257,7 @@ def load_classifier(config: ServeConfig) -> Classifier:
     path = resolve_model_dir(config.model)
     try:
         classifier = Classifier.load(
-            path, backend=config.backend, threads=config.threads, max_windows=max_windows(config)
+            path, backend=config.backend, threads=config.threads, max_windows=config.max_windows
         )
         check_answers(classifier, classifier.predict([WARM_UP_TEXT]))
     except UserError:

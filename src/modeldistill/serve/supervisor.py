@@ -11,7 +11,7 @@ seconds with a traceback while /readyz said 200 on half the capacity. Here inste
   accepted nothing, and the parent logs why in one line;
 - a worker that stops is started again after 1 s, then 2, 4 ... up to 30 s while it keeps
   failing (one line each time, no traceback); one that served for a while starts again at 1 s;
-- every worker is told how many of the N are serving (`serving_capacity()`), and /readyz answers
+- every worker is told how many of the N are serving (`capacity.serving_capacity()`), and /readyz answers
   503 `{"status": "degraded", ...}` while fewer than N are;
 - SIGTERM, SIGINT or SIGHUP to the parent drains every worker (each finishes its in-flight
   requests within --shutdown-timeout) and the parent exits 0.
@@ -34,24 +34,12 @@ from pathlib import Path
 
 from modeldistill.errors import UserError
 from modeldistill.inference.backends import BACKEND_FILES
-from modeldistill.serve.middleware import headers_for
+from modeldistill.serve import capacity
 
 FIRST_DELAY_S = 1.0  # before restarting a worker that stopped
 MAX_DELAY_S = 30.0  # the back-off doubles up to this while a worker keeps failing
 SERVED_LONG_ENOUGH_S = 30.0  # a worker that served this long resets its slot's back-off
 EXIT_WRONG_MODEL = 3  # a worker's exit code when the folder no longer holds the expected version
-
-# In a worker: (the shared per-slot "serving" flags, N). None in a process the parent did not start.
-_capacity: tuple = None  # type: ignore[assignment]
-
-
-def serving_capacity() -> tuple[int, int] | None:
-    """(workers serving now, workers asked for) under `--workers N`, or None for one process
-    (the process itself is all the capacity there is)."""
-    if _capacity is None:
-        return None
-    flags, wanted = _capacity
-    return sum(flags), wanted
 
 
 def model_version(folder: Path) -> str:
@@ -78,40 +66,6 @@ class WrongModel(UserError):
     """The folder no longer holds the version the parent checked."""
 
 
-class _DegradedReadiness:
-    """/readyz is 503 while fewer workers than asked for are serving, whatever this one says.
-
-    Until /readyz itself asks serving_capacity() (serve/app.py), this wraps the app outermost."""
-
-    def __init__(self, app):
-        self.app = app
-
-    def __getattr__(self, name):
-        return getattr(self.app, name)
-
-    async def __call__(self, scope, receive, send):
-        capacity = serving_capacity()
-        if (
-            scope["type"] == "http"
-            and scope["path"] == "/readyz"
-            and capacity is not None
-            and capacity[0] < capacity[1]
-        ):
-            body = json.dumps(
-                {"status": "degraded", "workers_serving": capacity[0], "workers": capacity[1]}
-            ).encode()
-            headers = [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", b"1"),
-                *headers_for("/readyz"),  # the security headers every answer has
-            ]
-            await send({"type": "http.response.start", "status": 503, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-            return
-        await self.app(scope, receive, send)
-
-
 def _worker(slot: int, values: dict, expected: str, sock: socket.socket, flags, report) -> None:
     """One worker: check the folder holds `expected`, load it, serve on `sock` until stopped.
     Any failure is sent to the parent in one line and the process exits without serving."""
@@ -129,13 +83,12 @@ def _worker(slot: int, values: dict, expected: str, sock: socket.socket, flags, 
 
 
 def _serve(slot: int, values: dict, expected: str, sock: socket.socket, flags) -> int:
-    global _capacity
     import uvicorn
 
     from modeldistill.paths import resolve_model_dir
     from modeldistill.serve.app import create_app
     from modeldistill.serve.config import ServeConfig
-    from modeldistill.serve.server import _server_class, uvicorn_settings
+    from modeldistill.serve.runner import server_class, uvicorn_settings
     from modeldistill.serve.service import load_classifier
 
     config = ServeConfig(**values)
@@ -154,9 +107,9 @@ def _serve(slot: int, values: dict, expected: str, sock: socket.socket, flags) -
     if classifier.version != "unversioned":
         check(classifier.version)
     app = create_app(config, classifier)
-    _capacity = (flags, len(flags))
+    capacity.share(flags)
 
-    class Worker(_server_class(announce=False)):
+    class Worker(server_class(announce=False)):
         async def startup(self, sockets=None):
             await super().startup(sockets=sockets)
             if self.started:  # the app answered its warm-up and the socket is served
@@ -166,7 +119,7 @@ def _serve(slot: int, values: dict, expected: str, sock: socket.socket, flags) -
             flags[slot] = 0
             await super().shutdown(sockets=sockets)
 
-    server = Worker(uvicorn.Config(_DegradedReadiness(app), **uvicorn_settings(config)))
+    server = Worker(uvicorn.Config(app, **uvicorn_settings(config)))
     try:
         server.run(sockets=[sock])
     finally:
@@ -245,7 +198,7 @@ class Supervisor:
             self.stop_signal = signum
 
     def run(self) -> int:
-        from modeldistill.serve.server import STOP_SIGNALS
+        from modeldistill.serve.runner import STOP_SIGNALS
 
         original = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
         try:
