@@ -55,7 +55,7 @@ def dataset_name(data: str | None, run: RunConfig | None) -> str | None:
 
 
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         # Markdown, not HTML: escaping would print "`" and "&" of the figures as entities.
         autoescape=False,
@@ -65,6 +65,8 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["pct"] = _percent
+    return env
 
 
 def dataset_template(dataset: str | None) -> str:
@@ -168,6 +170,49 @@ def check_rows(check: CheckSummary | None) -> tuple[list[list[str]], list[list[s
     return cases, groups
 
 
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def bias_rows(bias) -> list[list[str]]:
+    return [
+        [
+            name,
+            str(group.mentions),
+            str(group.non_hateful),
+            _percent(group.fpr),
+            _score(group.subgroup_auc),
+            _score(group.bpsn_auc),
+            _score(group.bnsp_auc),
+        ]
+        for name, group in bias.groups.items()
+    ]
+
+
+def reliability_rows(metrics: Metrics | None) -> list[list[str]]:
+    if metrics is None or not metrics.reliability:
+        return []
+    return [
+        [
+            f"{row.low:.1f}–{row.high:.1f}",
+            str(row.count),
+            _score(row.mean_predicted),
+            _percent(row.observed_rate),
+        ]
+        for row in metrics.reliability
+        if row.count
+    ]
+
+
+def obfuscation_rows(check: CheckSummary | None) -> list[list[str]]:
+    if check is None or not check.obfuscations:
+        return []
+    return [
+        [name, _percent(score.recall), _percent(score.false_positive_rate)]
+        for name, score in check.obfuscations.items()
+    ]
+
+
 def positive_phrase(metrics: Metrics | None, positive: str) -> str:
     """The "<label>-vs-rest F1 x" of the card's measured line; the F1 of a label the test split
     does not score is left unsaid rather than printed as nan."""
@@ -214,6 +259,11 @@ def render_model_card(
     # A backend's file once, even where two names lead to it (torch reads model.safetensors).
     names = dict.fromkeys(("model.safetensors", *BACKEND_FILES.values()))
     cases, groups = check_rows(check)
+    # The test split's bias (real texts) when the metrics have it, else the check's sentences.
+    bias = metrics.bias if metrics is not None and metrics.bias is not None else None
+    bias_source = "test split"
+    if bias is None and check is not None and check.bias is not None:
+        bias, bias_source = check.bias, "check's sentences"
     body = env.get_template("model_card.md.j2").render(
         **values,
         info=info,
@@ -229,6 +279,11 @@ def render_model_card(
         check_groups=groups,
         metrics=metrics,
         positive_scores=positive_phrase(metrics, positive),
+        obfuscations=obfuscation_rows(check),
+        bias=bias,
+        bias_source=bias_source,
+        bias_rows=bias_rows(bias) if bias is not None else [],
+        reliability_rows=reliability_rows(metrics),
         files=[name for name in names if (out_dir / name).is_file()],
     )
     return f"---\n{card_data.to_yaml()}\n---\n\n{body}"
