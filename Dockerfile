@@ -3,8 +3,15 @@
 # The image serves the exported model in models/default; mount another folder and set
 # MODELDISTILL_MODEL to serve that instead. The image holds the core install only (serving needs
 # no torch or transformers: see docs/architecture.md, "Install extras").
+# BASE_IMAGE may be any Debian-like image with python3 and venv (scripts/image_check.sh builds one
+# from Debian bookworm where no registry is reachable). The install goes into a venv at /opt/venv,
+# so it works the same on python:3.11-slim and on Debian's python3 (PEP 668 forbids a bare
+# `pip install` into Debian's system Python).
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
+# Only for machines whose egress re-signs TLS: the path of a CA bundle mounted at build time
+# (`podman build -v BUNDLE:BUNDLE:ro --build-arg PIP_CERT=BUNDLE`); never copied into the image.
+ARG PIP_CERT
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -13,12 +20,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TOKENIZERS_PARALLELISM=false \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
-    MODELDISTILL_MODEL=/app/models/default
+    MODELDISTILL_MODEL=/app/models/default \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip install . \
+RUN if [ -z "${PIP_CERT:-}" ]; then unset PIP_CERT; fi \
+    && python3 -m venv /opt/venv \
+    && pip install . \
     && python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is not None)"
 COPY models/default ./models/default
 

@@ -12,7 +12,7 @@ FLOORS_VENV ?= .venv-floors
 CORE_VENV ?= .venv-core
 CORE ?= torch transformers peft datasets onnxruntime fastapi accelerate pydantic uvicorn
 
-.PHONY: install install-core browser demo test test-fast test-floors test-core lint format experiment clean
+.PHONY: install install-core browser demo test test-fast test-floors test-core lint format experiment clean image-check
 
 install: $(VENV)/.installed
 
@@ -80,6 +80,11 @@ format: install
 # The real-data experiment behind docs/results.md (hours on a 2-core CPU).
 experiment: install
 	bash scripts/reproduce.sh
+
+# Build the container image and check it serves hardened as compose.yaml runs it (docker, or
+# podman where no Docker daemon runs; see docs/deploy.md). Not part of `make test`.
+image-check:
+	bash scripts/image_check.sh
 
 clean:
 	rm -rf $(VENV) $(FLOORS_VENV) $(CORE_VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts
