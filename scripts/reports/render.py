@@ -10,6 +10,8 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from modeldistill.reporting import markdown_environment
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -62,16 +64,7 @@ def code(name: str) -> str:
 
 
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE),
-        # Markdown, not HTML: escaping would print "seed 1234's" and "&" as HTML entities.
-        autoescape=False,
-        # A figure the JSON lacks must fail the render, not print as an empty cell.
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = markdown_environment(HERE)
     env.filters.update(
         number=number,
         signed=signed,

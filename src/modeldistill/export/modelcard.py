@@ -19,6 +19,7 @@ from modeldistill import __version__
 from modeldistill.artifacts import CheckSummary, InferenceSettings, Metrics, RunConfig
 from modeldistill.inference.backends import BACKEND_FILES
 from modeldistill.labels import describe_task
+from modeldistill.reporting import markdown_environment
 
 TEMPLATES = Path(__file__).parent / "templates"
 # The Hub id of the model `embedded:all-MiniLM-L6-v2` ships offline.
@@ -55,16 +56,7 @@ def dataset_name(data: str | None, run: RunConfig | None) -> str | None:
 
 
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        # Markdown, not HTML: escaping would print "`" and "&" of the figures as entities.
-        autoescape=False,
-        # A value the artifacts lack must fail the render, not print as an empty string.
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = markdown_environment(TEMPLATES)
     env.filters["pct"] = _percent
     return env
 

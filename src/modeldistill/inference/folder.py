@@ -21,6 +21,10 @@ DEFAULT_MAX_LENGTH = 128
 # past this many passages it is refused (5,000 characters of ordinary prose are about 13 windows
 # of 128 tokens and 60 sentences).
 DEFAULT_MAX_WINDOWS = 128
+MAX_WINDOWS_HELP = (
+    "passages read per text: a text longer than the model's window is read in overlapping "
+    "windows and sentence by sentence, and one that needs more is refused"
+)
 
 
 def window_overlap(max_length: int) -> int:

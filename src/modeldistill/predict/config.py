@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modeldistill.inference.backends import BACKEND_HELP, require_backend
-from modeldistill.inference.folder import DEFAULT_MAX_WINDOWS
+from modeldistill.inference.folder import DEFAULT_MAX_WINDOWS, MAX_WINDOWS_HELP
 from modeldistill.settings import available_cpus, option, require
 
 SUFFIXES = (".txt", ".csv", ".jsonl", ".parquet")
@@ -45,11 +45,7 @@ class PredictConfig:
     resume: bool = option(True, "continue after the rows already in --output")
     chunk_size: int = option(1024, "rows read, scored and written at a time")
     max_chars: int = option(20_000, "longer texts are cut to this many characters (and truncated)")
-    max_windows: int = option(
-        DEFAULT_MAX_WINDOWS,
-        "passages read per text: a text longer than the model's window is read in overlapping "
-        "windows and sentence by sentence; a text that needs more gets an error in its row",
-    )
+    max_windows: int = option(DEFAULT_MAX_WINDOWS, MAX_WINDOWS_HELP + " (an error in its row)")
     workers: int = option(
         0, "batches scored at once, each on its own thread (0: one per available core)"
     )

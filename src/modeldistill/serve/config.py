@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modeldistill.inference.backends import BACKENDS
-from modeldistill.inference.folder import DEFAULT_MAX_WINDOWS
+from modeldistill.inference.folder import DEFAULT_MAX_WINDOWS, MAX_WINDOWS_HELP
 from modeldistill.serve.protocol import HttpLimits
 from modeldistill.settings import option, require
 
@@ -52,11 +52,7 @@ class ServeConfig:
     )
     max_texts: int = option(64, "most texts in one API request")
     max_chars: int = option(5000, "most characters in one text")
-    max_windows: int = option(
-        DEFAULT_MAX_WINDOWS,
-        "passages read per text: a text longer than the model's window is read in overlapping "
-        "windows and sentence by sentence; a text that needs more gets 413",
-    )
+    max_windows: int = option(DEFAULT_MAX_WINDOWS, MAX_WINDOWS_HELP + " (413)")
     cors_origins: list[str] = option(
         [], "origins allowed to call the API from a browser (default: none)"
     )
