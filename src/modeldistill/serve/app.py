@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +18,7 @@ from starlette.requests import ClientDisconnect
 
 from modeldistill.inference.classifier import Classifier, Prediction, TextTooLong
 from modeldistill.serve.capacity import serving_capacity
-from modeldistill.serve.config import CONFIG_ENV, ServeConfig
+from modeldistill.serve.config import ServeConfig
 from modeldistill.serve.metrics import Metrics
 from modeldistill.serve.middleware import CLIENT_CLOSED_REQUEST, Gate, Observe
 from modeldistill.serve.protocol import EARLY_REFUSAL, ON_DISCONNECT, ON_REFUSAL
@@ -407,9 +406,3 @@ def _file_route(path: Path, media: str):
         return FileResponse(path, media_type=media)
 
     return serve_file
-
-
-def app_from_env() -> FastAPI:
-    """uvicorn's factory for `--workers N`: each worker process builds its app from the settings."""
-    values = json.loads(os.environ[CONFIG_ENV])
-    return create_app(ServeConfig(**values))

@@ -8,8 +8,6 @@ from modeldistill.inference.folder import DEFAULT_MAX_WINDOWS, MAX_WINDOWS_HELP
 from modeldistill.serve.protocol import HttpLimits
 from modeldistill.settings import option, require
 
-CONFIG_ENV = "MODELDISTILL_SERVE_CONFIG"  # how `--workers N` hands the settings to each worker
-
 
 def body_limit_for(max_texts: int, max_chars: int) -> int:
     """The largest body a request within --max-texts and --max-chars can be: each character

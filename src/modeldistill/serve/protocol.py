@@ -17,14 +17,12 @@ service for one limit each.
 
 import json
 import logging
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import httptools
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-LIMITS_ENV = "MODELDISTILL_HTTP_LIMITS"  # how `--workers N` hands the limits to each worker
 # Set in the scope of a request whose body timed out, so the metrics say 408, not "client left".
 CLOSED_BY_SERVER = "modeldistill.closed_by_server"
 # The key, in the app's lifespan state, of its early refusal: a callable (method, raw path) that
@@ -400,15 +398,3 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
 def protocol_class(limits: HttpLimits) -> type[LimitedHttpToolsProtocol]:
     return type("LimitedHttpToolsProtocol", (LimitedHttpToolsProtocol,), {"limits": limits})
-
-
-def limits_to_env(limits: HttpLimits) -> None:
-    os.environ[LIMITS_ENV] = json.dumps(asdict(limits))
-
-
-def __getattr__(name: str):
-    # `uvicorn --workers N` imports the protocol by name in each worker process:
-    # "modeldistill.serve.protocol:FromEnv" is the class with the limits the parent set.
-    if name == "FromEnv":
-        return protocol_class(HttpLimits(**json.loads(os.environ[LIMITS_ENV])))
-    raise AttributeError(name)

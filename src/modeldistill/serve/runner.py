@@ -10,7 +10,7 @@ import threading
 
 from modeldistill.errors import UserError
 from modeldistill.serve.config import ServeConfig
-from modeldistill.serve.protocol import limits_to_env, protocol_class
+from modeldistill.serve.protocol import protocol_class
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -64,16 +64,11 @@ def server_class(announce: bool = True):
     return Server
 
 
-def uvicorn_settings(config: ServeConfig, workers: bool = False) -> dict:
-    """uvicorn's settings for `config`: the HTTP limits (a protocol class, or its import name for
-    worker processes, which read the limits from the environment), timeouts and logging."""
-    if workers:
-        limits_to_env(config.http_limits)
-        http = "modeldistill.serve.protocol:FromEnv"
-    else:
-        http = protocol_class(config.http_limits)
+def uvicorn_settings(config: ServeConfig) -> dict:
+    """uvicorn's settings for `config`: the HTTP limits (a protocol class), timeouts, logging.
+    Each worker of `--workers N` builds its own from the settings the supervisor hands it."""
     return dict(
-        http=http,
+        http=protocol_class(config.http_limits),
         timeout_keep_alive=config.keep_alive_timeout,
         log_level=os.environ.get("MODELDISTILL_LOG_LEVEL", "warning").lower(),
         access_log=config.access_log,
