@@ -1,10 +1,13 @@
 """Helpers shared by the tests (import them with `from helpers import ...`; fixtures live in
 conftest.py): the tiny random BERT. A live server is in serve_helpers.py, file scoring helpers in
-predict_helpers.py."""
+predict_helpers.py. `load_script` imports one of scripts/ (they are not a package)."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 LABELS = ["noHate", "hate", "idk/skip", "relation"]
 
@@ -32,3 +35,11 @@ def build_tiny_bert(out_dir: Path, num_layers: int = 4, seed: int = 0) -> Path:
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+def load_script(name: str):
+    """scripts/<name>.py as a module."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import ast
-import importlib.util
 from pathlib import Path
 
 import pytest
 
+from helpers import load_script
 from modeldistill.cli import STAGES
 from modeldistill.inference.backends import BACKENDS
 
@@ -46,16 +46,7 @@ ALLOWED = {
 }
 
 
-def _architecture_script():
-    spec = importlib.util.spec_from_file_location(
-        "architecture_doc", REPO_ROOT / "scripts" / "architecture_doc.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ARCHITECTURE = _architecture_script()
+ARCHITECTURE = load_script("architecture_doc")
 import_graph = ARCHITECTURE.import_graph
 
 

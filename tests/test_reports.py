@@ -4,24 +4,17 @@ docs/results.md."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import sys
 
+from helpers import load_script
 from modeldistill.paths import REPO_ROOT
 
 DOCS = REPO_ROOT / "docs"
 
 
-def _load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_generalisation_report_renders_from_its_committed_figures(tmp_path, monkeypatch):
-    report = _load_script("generalisation_report")
+    report = load_script("generalisation_report")
     (tmp_path / "generalisation").mkdir()
     shutil.copy(DOCS / "generalisation" / "results.json", tmp_path / "generalisation")
     out = tmp_path / "generalisation.md"
@@ -33,7 +26,7 @@ def test_generalisation_report_renders_from_its_committed_figures(tmp_path, monk
 
 
 def test_results_report_renders_from_its_committed_figures(tmp_path, monkeypatch):
-    summarize = _load_script("summarize")
+    summarize = load_script("summarize")
     (tmp_path / "results").mkdir()
     shutil.copy(DOCS / "results" / "results.json", tmp_path / "results")
     # The hand-written reading of the tables is read from beside the report, as in docs/.

@@ -3,25 +3,14 @@ the fp32 export computes, up to the int8 rounding of its weights."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import onnxruntime as ort
 
+from helpers import load_script
 from modeldistill.export.config import ExportConfig
 from modeldistill.export.export import export_model
 from modeldistill.inference import Classifier
 from modeldistill.inference.samples import CHECK_TEXTS
-from modeldistill.paths import REPO_ROOT
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location(
-        "requantize_shipped", REPO_ROOT / "scripts" / "requantize_shipped.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_a_dynamic_int8_file_dequantises_to_its_fp32_graph(tiny_bert_dir, tmp_path):
@@ -30,7 +19,7 @@ def test_a_dynamic_int8_file_dequantises_to_its_fp32_graph(tiny_bert_dir, tmp_pa
     out = export_model(
         tiny_bert_dir, ExportConfig(out=tmp_path / "dyn", int8=True, quantization="dynamic")
     )
-    graph = _script().dequantized_graph(out / "model.int8.onnx")
+    graph = load_script("requantize_shipped").dequantized_graph(out / "model.int8.onnx")
     ops = {node.op_type for node in graph.graph.node}
     assert not ops & {"MatMulInteger", "DynamicQuantizeLinear"}
     path = tmp_path / "dequantized.onnx"
