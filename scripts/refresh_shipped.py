@@ -23,25 +23,16 @@ import sys
 from pathlib import Path
 
 from modeldistill.artifacts import (
-    CHECK_FILE,
     METRICS_FILE,
     read_inference,
     read_json_object,
     read_run_config,
-    write_check,
-    write_inference,
-    write_json_object,
     write_metrics,
 )
-from modeldistill.check.run import run_check
 from modeldistill.data.config import DataConfig
 from modeldistill.data.splits import load_splits
-from modeldistill.evaluate.calibration import fit_folder_temperature
-from modeldistill.evaluate.evaluate import evaluate_folder
-from modeldistill.evaluate.threshold import tune_threshold
+from modeldistill.export.export import calibrate, measure, record_deobfuscation
 from modeldistill.export.modelcard import render_model_card, write_model_card
-from modeldistill.inference import Classifier
-from modeldistill.text import TextPrep
 
 
 def main() -> int:
@@ -54,35 +45,17 @@ def main() -> int:
     if info is None:
         parser.error(f"{folder} has no inference.json: export it first")
 
-    config = read_json_object(folder / "config.json")
-    block = config.setdefault("modeldistill", {})
-    block["text_prep"] = TextPrep.from_dict(block.get("text_prep")).with_deobfuscation().to_dict()
-    write_json_object(folder / "config.json", config)
-
+    # The training facts of the metrics the folder had (its trained folder's) stay on the card.
+    previous = read_json_object(folder / METRICS_FILE) if (folder / METRICS_FILE).is_file() else {}
+    record_deobfuscation(folder)
     splits = load_splits(DataConfig(data=args.data).as_model_was_trained(folder))
-    name = ", ".join(args.data)
-    # Temperature first, on the scores before scaling; the threshold then on the scaled ones.
-    info.temperature = 1.0
-    write_inference(folder, info)
-    info.temperature, info.temperature_fit = fit_folder_temperature(
-        folder, splits, name, info.toxic_label
-    )
-    write_inference(folder, info)
-    info.threshold, info.threshold_source, info.validation = tune_threshold(
-        folder, splits, name, info.toxic_label
-    )
-    write_inference(folder, info)
-
-    metrics = evaluate_folder(folder, splits, "test")
-    metrics.model = info.name
-    previous = read_json_object(folder / METRICS_FILE)
+    info.data = ", ".join(args.data)  # what calibrate names as the source of its figures
+    calibrate(folder, info, splits)
+    metrics, check = measure(folder, info, splits, run_the_check=True)
     for key in ("best_epoch", "best_val_macro_f1", "train_seconds"):
         setattr(metrics, key, previous.get(key))
     write_metrics(folder / METRICS_FILE, metrics)
-    check = run_check(Classifier.load(folder)).model_copy(
-        update={"model": info.name, "sentences": None}
-    )
-    write_check(folder / CHECK_FILE, check)
+    config = read_json_object(folder / "config.json")
     card = render_model_card(folder, config, info, metrics, read_run_config(folder), check)
     write_model_card(folder, card)
     print(

@@ -30,11 +30,11 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from modeldistill.artifacts import Quantization, read_inference, write_inference
+from modeldistill.artifacts import read_inference, write_inference
 from modeldistill.data.config import DataConfig
 from modeldistill.data.splits import load_splits
-from modeldistill.export.calibration import calibration_reader, calibration_texts
-from modeldistill.export.onnx import quantize_int8
+from modeldistill.export.config import ExportConfig
+from modeldistill.export.export import quantize_folder
 
 
 def dequantized_graph(int8_path: Path) -> onnx.ModelProto:
@@ -107,17 +107,18 @@ def main() -> int:
         shutil.copytree(folder, work)
         onnx.save(dequantized_graph(folder / "model.int8.onnx"), str(work / "model.onnx"))
         (work / "model.int8.onnx").unlink()
-        data = DataConfig(data=args.data).as_model_was_trained(folder)
-        splits = load_splits(data)
-        name = ", ".join(args.data)
-        texts, where = calibration_texts(splits, name, args.calibration_texts)
-        reader = calibration_reader(work, texts, info.max_length)
-        record = quantize_int8(work / "model.onnx", work / "model.int8.onnx", "static", reader)
+        splits = load_splits(DataConfig(data=args.data).as_model_was_trained(folder))
+        config = ExportConfig(
+            out=work,
+            int8=True,
+            max_length=info.max_length,
+            calibration_texts=args.calibration_texts,
+        )
+        quantization = quantize_folder(work, config, splits, ", ".join(args.data))
         shutil.copyfile(work / "model.int8.onnx", folder / "model.int8.onnx")
-    info.quantization = Quantization(
-        **record,
-        calibration_texts=len(texts),
-        calibration_source=where + " (weights: the dynamic int8 file's, dequantised)",
+    where = quantization.calibration_source
+    info.quantization = quantization.model_copy(
+        update={"calibration_source": f"{where} (weights: the dynamic int8 file's, dequantised)"}
     )
     write_inference(folder, info)
     print(f"{folder}/model.int8.onnx: static int8 from its own weights, calibrated on {where}")

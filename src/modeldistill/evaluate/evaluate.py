@@ -32,7 +32,8 @@ def _binary_evaluation(
             f"{classifier.path} predicts labels {classifier.labels} but the data has "
             f"{data_labels}; scoring across label sets needs a {TOXIC_LABEL!r} label in both"
         )
-    predictions = classifier.predict(model_inputs(dataset))
+    texts = model_inputs(dataset)
+    predictions = classifier.predict(texts)
     probs = np.array([[p.scores[label] for label in classifier.labels] for p in predictions])
     p_hate = probs[:, classifier.labels.index(classifier.toxic_label)]
     flagged = np.array([p.toxic for p in predictions])
@@ -47,7 +48,7 @@ def _binary_evaluation(
             for name in dict.fromkeys(sources.tolist())
         }
     # Mentions are found in the published text: cleaning may rewrite the words the lexicon needs.
-    bias = bias_report(is_hate, p_hate, flagged, text_membership(model_inputs(dataset)))
+    bias = bias_report(is_hate, p_hate, flagged, text_membership(texts))
     return binary_metrics(is_hate, p_hate, flagged), by_source, bias, probs
 
 

@@ -32,6 +32,7 @@ from modeldistill.artifacts import (
     METRICS_FILE,
     RUN_CONFIG_FILE,
     TRAIN_LOG_FILE,
+    CheckSummary,
     InferenceSettings,
     Metrics,
     Quantization,
@@ -144,14 +145,7 @@ def _write_folder(
     model.save_pretrained(out_dir)  # safetensors only: transformers 5 no longer writes pickles
     tokenizer.save_pretrained(out_dir)
     if config.deobfuscate:
-        # Serving undoes the keyboard tricks (lookalike letters, bidi overrides, leetspeak) that
-        # would otherwise hide a text from the model; recorded so every backend applies it.
-        saved = read_json_object(out_dir / "config.json")
-        block = saved.setdefault("modeldistill", {})
-        block["text_prep"] = (
-            TextPrep.from_dict(block.get("text_prep")).with_deobfuscation().to_dict()
-        )
-        write_json_object(out_dir / "config.json", saved)
+        record_deobfuscation(out_dir)
     for file in CARRIED_FILES:
         if (model_dir / file).is_file():
             shutil.copyfile(model_dir / file, out_dir / file)
@@ -163,7 +157,7 @@ def _write_folder(
         export_onnx(model, out_dir / "model.onnx", config.opset)
     quantization = None
     if config.int8:
-        quantization = _quantize(out_dir, config, splits, data_name)
+        quantization = quantize_folder(out_dir, config, splits, data_name)
 
     info = InferenceSettings(
         threshold=DEFAULT_THRESHOLD,
@@ -186,48 +180,75 @@ def _write_folder(
 
     info.checks = self_check(out_dir, config.onnx, config.int8)
     if splits is not None:
-        # Temperature first: the threshold is then tuned on the scores users will get.
-        info.temperature, info.temperature_fit = fit_folder_temperature(
-            out_dir, splits, info.data, positive
-        )
-        write_inference(out_dir, info)
-        info.threshold, info.threshold_source, info.validation = tune_threshold(
-            out_dir, splits, info.data, positive
-        )
+        calibrate(out_dir, info, splits)
     info.parameters = count_parameters(out_dir)
     if not config.keep_fp32:
         for file in ("model.safetensors", "model.onnx"):
             (out_dir / file).unlink()
     write_inference(out_dir, info)
     metrics_path = out_dir / METRICS_FILE
-    metrics: Metrics | None = None
     if splits is not None:
-        # The card's figures are those of the backend a user of this folder gets, so that
-        # `modeldistill evaluate` on the folder reproduces them exactly.
-        metrics = evaluate_folder(out_dir, splits, "test")
-        metrics.model = info.name
-        write_metrics(metrics_path, metrics)
-    elif metrics_path.is_file():
-        metrics = read_metrics(metrics_path)
-    check = read_check(out_dir / CHECK_FILE)
-    if data is not None and positive == TOXIC_LABEL:
-        # The behavioural check of the folder as shipped, for the card (sentences left out).
-        from modeldistill.check.run import run_check
-
-        full = run_check(Classifier.load(out_dir))
-        check = full.model_copy(update={"model": info.name, "sentences": None})
-        write_check(out_dir / CHECK_FILE, check)
+        metrics, check = measure(out_dir, info, splits, run_the_check=positive == TOXIC_LABEL)
+    else:
+        metrics = read_metrics(metrics_path) if metrics_path.is_file() else None
+        check = read_check(out_dir / CHECK_FILE)
     card = render_model_card(
         out_dir, model_config, info, metrics, read_run_config(model_dir), check
     )
     write_model_card(out_dir, card)
 
 
-def _quantize(
+def record_deobfuscation(folder: Path) -> None:
+    """Switch de-obfuscation on in the folder's config.json: serving then undoes the keyboard
+    tricks (lookalike letters, bidi overrides, leetspeak) that would otherwise hide a text from
+    the model, and every backend applies it."""
+    saved = read_json_object(folder / "config.json")
+    block = saved.setdefault("modeldistill", {})
+    block["text_prep"] = TextPrep.from_dict(block.get("text_prep")).with_deobfuscation().to_dict()
+    write_json_object(folder / "config.json", saved)
+
+
+def calibrate(folder: Path, info: InferenceSettings, splits: Any) -> None:
+    """Fit the temperature of the folder's deployed backend on the validation split of `splits`,
+    then tune the threshold on the scaled scores users will get; both go into `info` and the
+    folder's inference.json."""
+    # The fit starts from the unscaled model, whatever an earlier fit left in the folder.
+    info.temperature = 1.0
+    write_inference(folder, info)
+    info.temperature, info.temperature_fit = fit_folder_temperature(
+        folder, splits, info.data, info.toxic_label
+    )
+    write_inference(folder, info)
+    info.threshold, info.threshold_source, info.validation = tune_threshold(
+        folder, splits, info.data, info.toxic_label
+    )
+    write_inference(folder, info)
+
+
+def measure(
+    folder: Path, info: InferenceSettings, splits: Any, run_the_check: bool
+) -> tuple[Metrics, CheckSummary | None]:
+    """The folder's test metrics (metrics.json) and, with `run_the_check`, its behavioural check
+    (check.json, sentences left out), measured on the backend a user of the folder gets, so that
+    `modeldistill evaluate` and `check` on the folder reproduce the card exactly."""
+    metrics = evaluate_folder(folder, splits, "test")
+    metrics.model = info.name
+    write_metrics(folder / METRICS_FILE, metrics)
+    check = read_check(folder / CHECK_FILE)
+    if run_the_check:
+        from modeldistill.check.run import run_check
+
+        full = run_check(Classifier.load(folder))
+        check = full.model_copy(update={"model": info.name, "sentences": None})
+        write_check(folder / CHECK_FILE, check)
+    return metrics, check
+
+
+def quantize_folder(
     out_dir: Path, config: ExportConfig, splits: Any, data_name: str | None
 ) -> Quantization:
-    """Write model.int8.onnx from model.onnx by `config.quantization`; what was done, and which
-    texts calibrated it (static only)."""
+    """Write model.int8.onnx from the folder's model.onnx by `config.quantization`; what was
+    done, and which texts calibrated it (static only)."""
     source, target = out_dir / "model.onnx", out_dir / "model.int8.onnx"
     if config.quantization == "dynamic":
         return Quantization(**quantize_int8(source, target, "dynamic"))
