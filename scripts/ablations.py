@@ -29,6 +29,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_RECIPE = ROOT / "recipes" / "general.yaml"
+PUBLIC_SOURCES = (
+    "hate_speech18",
+    "davidson2017",
+    "hatexplain",
+    "hatemojibuild",
+    "toxigen_statements",
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class Variant:
     recipe_edits: dict[str, dict | None] = field(default_factory=dict)  # source -> keys, None drops
     flags: tuple[str, ...] = ()
     seed: int = 1234
+    added_sources: tuple[dict, ...] = ()
 
 
 VARIANTS = [
@@ -63,11 +71,29 @@ VARIANTS = [
         "templates-weight-1", "templates counted once (twice shipped)", {"templates": {"weight": 1}}
     ),
     Variant("two-epochs", "two epochs instead of one", flags=("--epochs", "2")),
+    Variant(
+        "counterfactual",
+        "one counterfactual copy (another group named, label kept) per public training row "
+        "that names a group",
+        {name: {"counterfactual": 1} for name in PUBLIC_SOURCES},
+    ),
+    Variant(
+        "identity-templates",
+        "training templates for support, self-description, counter-speech and polite hate "
+        "about 26 groups (counted twice)",
+        added_sources=({"loader": "identity_templates", "weight": 2},),
+    ),
+    Variant(
+        "hard-negatives",
+        "the public sources' non-hateful training rows that name a group counted twice",
+        {name: {"hard_negative_weight": 2} for name in PUBLIC_SOURCES},
+    ),
 ]
 
 
 def _recipe(variant: Variant) -> dict:
-    sources = yaml.safe_load(BASE_RECIPE.read_text(encoding="utf-8"))["sources"]
+    recipe = yaml.safe_load(BASE_RECIPE.read_text(encoding="utf-8"))
+    sources = recipe["sources"]
     edited = []
     for source in sources:
         name = source.get("name", source["loader"])
@@ -77,7 +103,7 @@ def _recipe(variant: Variant) -> dict:
     unknown = set(variant.recipe_edits) - {s.get("name", s["loader"]) for s in sources}
     if unknown:
         raise SystemExit(f"{variant.name}: no source {sorted(unknown)} in {BASE_RECIPE}")
-    return {"sources": edited}
+    return {"sources": edited + list(variant.added_sources), "text_prep": recipe["text_prep"]}
 
 
 def _commit() -> str:

@@ -70,6 +70,7 @@ class DataConfig:
         return TextPrep(
             clean=recorded.get("clean", self.multi_source) if self.multi_source else False,
             emoji_names=bool(emoji),
+            deobfuscate=recorded.get("deobfuscate", False),
         )
 
     def as_model_was_trained(self, model_dir: Path) -> DataConfig:

@@ -131,3 +131,55 @@ def identity_groups() -> tuple[Group, ...]:
         known.get(identity.key, Group(identity.key, identity.plural, identity.singular, ()))
         for identity in IDENTITIES
     )
+
+
+def _forms(identity: Identity) -> tuple[str, str, str, str]:
+    """(article, adjective, singular, plural): "a Black person" -> ("a", "Black", "Black person",
+    "Black people"); for a noun the adjective is the singular ("a Muslim" -> "Muslim")."""
+    article, _, singular = identity.singular.partition(" ")
+    return article, singular.removesuffix(" person"), singular, identity.plural
+
+
+@cache
+def _swap_pattern(key: str) -> re.Pattern[str]:
+    _, adjective, singular, plural = _forms(next(i for i in IDENTITIES if i.key == key))
+    # Longest first, so "Black people" is one plural and not "Black" followed by "people".
+    words = sorted({plural, adjective + "s", singular, adjective}, key=len, reverse=True)
+    alternatives = "|".join(re.escape(word) for word in words)
+    return re.compile(
+        r"(?<![^\W_])(?:(?P<article>an?)\s+)?(?P<word>" + alternatives + r")(?![^\W_])",
+        re.IGNORECASE,
+    )
+
+
+def swap_identity(text: str, source: str, target: str) -> str:
+    """`text` with group `source`'s words (plural, singular, adjective, and an article before a
+    singular) replaced by group `target`'s: the counterfactual copy of Garg et al. (2019), which
+    keeps the label because who is named is not what makes a text hateful. Other words of `source`
+    ("Judaism", "handicapped") stay; the text is unchanged when none is found. Word by word, so an
+    adjective can land before a noun it does not suit ("a woman guy"): rare, and still a sentence
+    about the target group."""
+    by_key = {identity.key: identity for identity in IDENTITIES}
+    if source not in by_key or target not in by_key:
+        raise ValueError(f"unknown identity group {source if source not in by_key else target!r}")
+    _, source_adjective, source_singular, _ = _forms(by_key[source])
+    target_forms = _forms(by_key[target])
+
+    def replace(match: re.Match[str]) -> str:
+        word = match.group("word").casefold()
+        if word == source_singular.casefold():
+            new, singular = target_forms[2], True
+        elif word == source_adjective.casefold():
+            new, singular = target_forms[1], True
+        else:
+            new, singular = target_forms[3], False
+        if match.start() == 0 and match.group("word")[:1].isupper():
+            new = new[:1].upper() + new[1:]
+        article = match.group("article")
+        if article is None:
+            return new
+        if singular:  # "a Muslim" -> "an Indian"
+            article = target_forms[0].capitalize() if article[:1].isupper() else target_forms[0]
+        return f"{article} {new}"
+
+    return _swap_pattern(source).sub(replace, text)

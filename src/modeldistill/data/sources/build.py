@@ -5,7 +5,8 @@ map does not name is an error, not a silent default), fix the split (the officia
 stratified 80/10/10 by seed, or hate_speech18's original cut), prepare the text the way serving
 will. Then, across all sources at once, drop exact and normalised duplicates so that a text is kept
 once, in the most held-out split it appears in (test before validation before train): no test text
-can then be trained or tuned on. Caps and weights apply last, to training rows only.
+can then be trained or tuned on. Caps, counterfactual copies and weights apply last, to training
+rows only.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import random
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from modeldistill.data.sources.loaders import LOADERS
 from modeldistill.data.sources.recipe import SourceSpec
 from modeldistill.errors import UserError
 from modeldistill.labels import BINARY_LABELS, HATE
+from modeldistill.synthetic.identity import IDENTITIES, mentioned_groups, swap_identity
 from modeldistill.text import TextPrep
 
 SPLITS = ("train", "validation", "test")
@@ -58,6 +60,8 @@ class SourceReport:
     duplicates: int = 0  # kept once: same text in the same split
     held_out_elsewhere: int = 0  # removed because the text is in a more held-out split
     capped: int = 0
+    counterfactual: int = 0  # training rows added with another group's words (label kept)
+    hard_negatives: int = 0  # extra repeats of non-hateful training rows that name a group
     rows: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> label -> count
 
 
@@ -171,21 +175,60 @@ def _deduplicate(rows: list[Row], reports: dict[str, SourceReport]) -> list[Row]
     return kept
 
 
+def _repeat(rows: list[Row], times: float, rng: random.Random) -> list[Row]:
+    """`rows` counted `times` times: whole repeats, then a seeded sample for the fraction."""
+    repeated = rows * int(times)
+    fraction = times - int(times)
+    if fraction:
+        repeated += rng.sample(rows, round(fraction * len(rows)))
+    return repeated
+
+
+def _counterfactuals(
+    train: list[Row], copies: int, taken: set[str], rng: random.Random
+) -> list[Row]:
+    """Per training row that names exactly one identity group, `copies` rows naming other groups
+    instead, label kept. A copy that equals a text already kept (in any split: no held-out text may
+    be trained on) is dropped."""
+    keys = [identity.key for identity in IDENTITIES]
+    added = []
+    for row in train:
+        named = mentioned_groups(row.text)
+        if len(named) != 1:
+            continue  # two groups ("Jews and Muslims") would swap into nonsense
+        (source,) = named
+        for target in rng.sample([key for key in keys if key != source], copies):
+            text = swap_identity(row.text, source, target)
+            key = duplicate_key(text)
+            if key in taken:
+                continue
+            taken.add(key)
+            raw = swap_identity(row.raw_text, source, target) if row.raw_text else ""
+            added.append(replace(row, text=text, raw_text=raw, group=target))
+    return added
+
+
 def _cap_and_weight(
     rows: list[Row], specs: list[SourceSpec], seed: int, reports: dict[str, SourceReport]
 ) -> list[Row]:
     rng = random.Random(seed)
     result = [row for row in rows if row.split != "train"]
+    taken = {duplicate_key(row.text) for row in rows}
     for spec in specs:
         train = [row for row in rows if row.split == "train" and row.source == spec.name]
         if spec.max_train_rows and len(train) > spec.max_train_rows:
             reports[spec.name].capped = len(train) - spec.max_train_rows
             train = rng.sample(train, spec.max_train_rows)
-        repeated = train * int(spec.weight)
-        fraction = spec.weight - int(spec.weight)
-        if fraction:
-            repeated += rng.sample(train, round(fraction * len(train)))
-        result += repeated
+        if spec.counterfactual:
+            copies = _counterfactuals(train, spec.counterfactual, taken, rng)
+            reports[spec.name].counterfactual = len(copies)
+            train += copies
+        if spec.hard_negative_weight > 1:
+            hard = [row for row in train if row.label != HATE and mentioned_groups(row.text)]
+            extra = _repeat(hard, spec.hard_negative_weight - 1, rng)
+            reports[spec.name].hard_negatives = len(extra)
+            train += extra
+        result += _repeat(train, spec.weight, rng)
     return result
 
 

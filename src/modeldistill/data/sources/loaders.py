@@ -107,6 +107,16 @@ def read_templates(path: Path, options: dict) -> RawRows:
     )
 
 
+def read_identity_templates(path: Path, options: dict) -> RawRows:
+    """Training sentences about every identity group (see modeldistill.synthetic.identity_frames)."""
+    from modeldistill.synthetic.identity_frames import generate_identity_training_rows
+
+    rows = generate_identity_training_rows(seed=int(options.get("seed", 1234)))
+    return RawRows(
+        [row.text for row in rows], [row.label for row in rows], groups=[row.group for row in rows]
+    )
+
+
 LOADERS: dict[str, Loader] = {
     "hate_speech18": Loader(
         read_hate_speech18,
@@ -169,10 +179,20 @@ LOADERS: dict[str, Loader] = {
         read_templates,
         {HATE: HATE, NOT_HATE: NOT_HATE},
         "seeded",
-        "Written in this repository (modeldistill/check/training.py); its templates are disjoint "
-        "from the behavioural check's.",
+        "Written in this repository (modeldistill/synthetic/training_frames.py); its templates are "
+        "disjoint from the behavioural check's.",
         "Apache-2.0",
         "template sentences written in this repository",
+        needs_path=False,
+    ),
+    "identity_templates": Loader(
+        read_identity_templates,
+        {HATE: HATE, NOT_HATE: NOT_HATE},
+        "seeded",
+        "Written in this repository (modeldistill/synthetic/identity_frames.py); disjoint from the "
+        "behavioural check's.",
+        "Apache-2.0",
+        "support, self-description, counter-speech and polite hate about 26 identity groups",
         needs_path=False,
     ),
 }

@@ -15,9 +15,12 @@ A recipe file (YAML or JSON) looks like:
         text_column: body
         label_map: {toxic: hate, clean: not_hate, spam: null}   # null drops the row
         weight: 2                        # training rows repeated (fractions sample)
+        counterfactual: 1                # per training row naming one group, copies naming others
+        hard_negative_weight: 2          # non-hateful training rows naming a group, repeated
     text_prep:                           # how every text is prepared (for training and serving)
       clean: true                        # default true: several sources are always cleaned
       emoji_names: true                  # default false; `--emoji-names` overrides it
+      deobfuscate: true                  # default false; lookalike letters, leetspeak... undone
 
 A `--data` value names a loader (its shared folder), a shared folder, a table file, or a recipe file.
 """
@@ -41,6 +44,8 @@ _KEYS = {
     "label_map",
     "weight",
     "max_train_rows",
+    "counterfactual",
+    "hard_negative_weight",
     "text_column",
     "label_column",
 }
@@ -54,6 +59,10 @@ class SourceSpec:
     label_map: dict[str, str | None] = field(default_factory=dict)
     weight: float = 1.0
     max_train_rows: int = 0
+    # Counterfactual copies (group words swapped, label kept) per training row naming one group.
+    counterfactual: int = 0
+    # How many times a non-hateful training row that names a group counts (on top of `weight`).
+    hard_negative_weight: float = 1.0
     text_column: str = "text"
     label_column: str = "label"
 
@@ -83,6 +92,19 @@ class SourceSpec:
             raise UserError(f"source {self.name!r}: weight must be positive, got {self.weight}")
         if self.max_train_rows < 0:
             raise UserError(f"source {self.name!r}: max_train_rows must be >= 0")
+        if isinstance(self.counterfactual, bool) or not isinstance(self.counterfactual, int):
+            raise UserError(f"source {self.name!r}: counterfactual must be a whole number")
+        if not 0 <= self.counterfactual <= 8:
+            raise UserError(
+                f"source {self.name!r}: counterfactual must be 0 to 8 copies, got {self.counterfactual}"
+            )
+        if not isinstance(self.hard_negative_weight, (int, float)) or not (
+            self.hard_negative_weight >= 1
+        ):
+            raise UserError(
+                f"source {self.name!r}: hard_negative_weight must be at least 1, "
+                f"got {self.hard_negative_weight}"
+            )
 
     def to_dict(self) -> dict:
         return {
@@ -92,6 +114,8 @@ class SourceSpec:
             "label_map": self.label_map,
             "weight": self.weight,
             "max_train_rows": self.max_train_rows,
+            "counterfactual": self.counterfactual,
+            "hard_negative_weight": self.hard_negative_weight,
             "text_column": self.text_column,
             "label_column": self.label_column,
         }
@@ -113,7 +137,7 @@ def _spec_from_mapping(entry: object, where: str) -> SourceSpec:
         raise UserError(f"{where}: {error}") from None
 
 
-TEXT_PREP_KEYS = ("clean", "emoji_names")
+TEXT_PREP_KEYS = ("clean", "emoji_names", "deobfuscate")
 
 
 def _payload(path: Path) -> dict:
