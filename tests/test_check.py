@@ -11,12 +11,17 @@ import pytest
 
 from modeldistill.check.run import CheckConfig, run_check
 from modeldistill.cli import main
+from modeldistill.data.sources.build import duplicate_key
 from modeldistill.errors import UserError
 from modeldistill.synthetic import training_frames as training
 from modeldistill.synthetic.cases import check_sentences
 from modeldistill.synthetic.check_frames import CASES, SPELLING_CASE, VARIANT_SOURCES
 from modeldistill.synthetic.generate import VARIANT_NAMES, needs_group
 from modeldistill.synthetic.identity import IDENTITIES, mentioned_groups
+from modeldistill.synthetic.identity_frames import (
+    IDENTITY_TRAINING_CASES,
+    generate_identity_training_rows,
+)
 from modeldistill.synthetic.lexicon import GROUPS, NO_GROUP
 from modeldistill.synthetic.support_frames import SUPPORT_CASES
 from modeldistill.synthetic.training_frames import TRAINING_CASES, generate_training_rows
@@ -93,16 +98,33 @@ def _hateful_words(cases) -> set[str]:
     return words
 
 
-def test_training_templates_are_disjoint_from_the_check():
-    check_frames = {frame.lower() for _, frames in ALL_CASES.values() for frame in frames}
-    training_frames = {frame.lower() for _, frames in TRAINING_CASES.values() for frame in frames}
+@pytest.mark.parametrize(
+    ("cases", "generate"),
+    [
+        (TRAINING_CASES, generate_training_rows),
+        (IDENTITY_TRAINING_CASES, generate_identity_training_rows),
+    ],
+    ids=["templates", "identity_templates"],
+)
+def test_training_templates_are_disjoint_from_the_check(cases, generate):
+    # compared as duplicate_key sees them: case, spacing and punctuation do not make a frame new
+    check_frames = {duplicate_key(frame) for _, frames in ALL_CASES.values() for frame in frames}
+    training_frames = {duplicate_key(frame) for _, frames in cases.values() for frame in frames}
     assert not check_frames & training_frames
     training_words = set()
     for name in ("ADJECTIVES", "NOUNS", "THREATS"):
         training_words |= set(getattr(training, name))
     assert not _hateful_words(ALL_CASES) & training_words
-    check_texts = {sentence.text.lower() for sentence in check_sentences()}
-    assert not check_texts & {row.text.lower() for row in generate_training_rows()}
+    check_texts = {duplicate_key(sentence.text) for sentence in check_sentences()}
+    assert not check_texts & {duplicate_key(row.text) for row in generate()}
+
+
+def test_identity_templates_cover_every_group_on_both_sides():
+    rows = generate_identity_training_rows()
+    assert rows == generate_identity_training_rows()
+    for label in ("hate", "not_hate"):
+        assert {r.group for r in rows if r.label == label} == IDENTITY_KEYS
+    assert not any(re.search(r"[{}\[\]]", r.text) for r in rows)
 
 
 def test_training_rows_are_seeded_and_labelled():

@@ -205,9 +205,67 @@ def test_caps_and_weights_apply_to_training_rows_only(tmp_path):
     assert len(splits.validation) + len(splits.test) == 40
 
 
+def _group_table(path: Path) -> Path:
+    rows = [(f"Muslims run the bakery on street {i}", "not_hate") for i in range(40)]
+    rows += [(f"muslims are vermin, says post {i}", "hate") for i in range(40)]
+    rows += [(f"the bus was late on day {i}", "not_hate") for i in range(40)]
+    return _table(path, rows)
+
+
+def test_counterfactual_copies_name_another_group_and_keep_the_label(tmp_path):
+    _group_table(tmp_path / "posts.csv")
+    plain, augmented = tmp_path / "plain.yaml", tmp_path / "augmented.yaml"
+    plain.write_text("sources:\n  - loader: table\n    path: posts.csv\n", encoding="utf-8")
+    augmented.write_text(
+        "sources:\n  - loader: table\n    path: posts.csv\n    counterfactual: 2\n",
+        encoding="utf-8",
+    )
+    before = load_splits(DataConfig(data=[str(plain)]))
+    after = load_splits(DataConfig(data=[str(augmented)]))
+    check_no_leak(after)
+    # held-out splits are untouched; each training row naming one group gets two copies
+    assert after.validation["text"] == before.validation["text"]
+    assert after.test["text"] == before.test["text"]
+    naming = [t for t in before.train["text"] if "uslim" in t]
+    assert len(after.train) == len(before.train) + 2 * len(naming)
+    hate = after.labels.index("hate")
+    copies = [
+        (text, label)
+        for text, label in zip(after.train["text"], after.train["label"], strict=True)
+        if text not in set(before.train["text"])
+    ]
+    assert len(copies) == 2 * len(naming)
+    for text, label in copies:
+        assert "uslim" not in text
+        # the sentence's words decide its label, whichever group it names
+        assert (label == hate) == ("vermin" in text)
+
+
+def test_hard_negatives_repeat_non_hateful_rows_that_name_a_group(tmp_path):
+    _group_table(tmp_path / "posts.csv")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "sources:\n  - loader: table\n    path: posts.csv\n    hard_negative_weight: 3\n",
+        encoding="utf-8",
+    )
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("sources:\n  - loader: table\n    path: posts.csv\n", encoding="utf-8")
+    before = load_splits(DataConfig(data=[str(plain)]))
+    after = load_splits(DataConfig(data=[str(recipe)]))
+    bakery = sum("bakery" in t for t in before.train["text"])
+    assert sum("bakery" in t for t in after.train["text"]) == 3 * bakery
+    for word in ("vermin", "bus"):  # hateful rows and rows naming no group count once
+        assert sum(word in t for t in after.train["text"]) == sum(
+            word in t for t in before.train["text"]
+        )
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
+        ("sources:\n  - loader: templates\n    counterfactual: 9", "counterfactual must be 0 to 8"),
+        ("sources:\n  - loader: templates\n    counterfactual: 0.5", "must be a whole number"),
+        ("sources:\n  - loader: templates\n    hard_negative_weight: 0.5", "at least 1"),
         ("sources: [", "not valid YAML"),
         ("sources: []", "names no source"),
         ("- loader: davidson2017", "mapping with a `sources:` list"),
@@ -385,12 +443,13 @@ def test_a_recipe_records_how_its_texts_are_prepared(tmp_path):
 
     general = REPO_ROOT / "recipes" / "general.yaml"
     shipped = json.loads((REPO_ROOT / "models/default/config.json").read_text(encoding="utf-8"))
-    # `data --data recipes/general.yaml` prepares texts as the shipped model was trained; export
-    # switched de-obfuscation on for serving only (the model was trained before it existed).
+    # `data --data recipes/general.yaml` prepares texts as the shipped model serves them.
     recorded = TextPrep.from_dict(shipped["modeldistill"]["text_prep"])
-    assert recorded == TextPrep(True, True).with_deobfuscation()
-    assert DataConfig(data=[str(general)]).text_prep == TextPrep(True, True)
-    assert DataConfig(data=[str(general)], emoji_names=False).text_prep == TextPrep(True, False)
+    assert recorded == TextPrep(True, True, deobfuscate=True)
+    assert DataConfig(data=[str(general)]).text_prep == recorded
+    assert DataConfig(data=[str(general)], emoji_names=False).text_prep == TextPrep(
+        True, False, deobfuscate=True
+    )
 
     recipe = tmp_path / "r.yaml"
     recipe.write_text("text_prep:\n  emojis: true\nsources:\n  - loader: templates\n")

@@ -179,3 +179,30 @@ def test_text_prep_records_deobfuscation_and_old_configs_keep_theirs():
     text = "ｋｉｌｌ @j0hn at http://x.io/a1b k1ll"
     assert old(text) == "ｋｉｌｌ @user at http k1ll"
     assert on(text) == "kill @user at http kill"
+
+
+@pytest.mark.parametrize(
+    ("text", "source", "target", "expected"),
+    [
+        ("Muslims are lazy", "muslims", "black", "Black people are lazy"),
+        ("I met a Muslim today", "muslims", "indians", "I met an Indian today"),
+        ("an immigrant moved in", "immigrants", "trans", "a trans person moved in"),
+        ("a black person and black people", "black", "women", "a woman and women"),
+        ("blacks should go", "black", "jews", "Jews should go"),
+        ("Judaism is old; jews pray", "jews", "muslims", "Judaism is old; Muslims pray"),
+        ("the weather is nice", "jews", "muslims", "the weather is nice"),
+        # whole words only: "transport" does not name trans people
+        ("trans people take transport", "trans", "deaf", "deaf people take transport"),
+    ],
+)
+def test_swap_identity_replaces_one_group_by_another(text, source, target, expected):
+    from modeldistill.synthetic.identity import swap_identity
+
+    assert swap_identity(text, source, target) == expected
+
+
+def test_swap_identity_refuses_an_unknown_group():
+    from modeldistill.synthetic.identity import swap_identity
+
+    with pytest.raises(ValueError, match="unknown identity group 'martians'"):
+        swap_identity("hello", "muslims", "martians")
