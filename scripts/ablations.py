@@ -11,8 +11,9 @@ The behavioural check is recorded beside each variant but is not used to choose.
     python scripts/ablations.py --only base,no-emoji    # some of them
     python scripts/ablations.py --list
 
-Writes runs/ablations/<variant>/{recipe.yaml,teacher/,export/,eval-validation.json,check.json,
-ablation.json}; scripts/generalisation_report.py renders them.
+Writes runs/ablations/<variant>/{recipe.yaml,teacher/,export/,eval-validation.json,
+eval-identity-validation.json,check.json,ablation.json}; scripts/generalisation_report.py renders
+them (the identity remedies of issue #19 from --out runs/remedies).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_RECIPE = ROOT / "recipes" / "general.yaml"
+# Supportive, self-describing, counter-speech and politely hateful sentences from the identity
+# training templates' validation rows: what the identity remedies are chosen on, with the sources'.
+IDENTITY_VALIDATION = ROOT / "recipes" / "identity-validation.yaml"
 PUBLIC_SOURCES = (
     "hate_speech18",
     "davidson2017",
@@ -140,6 +144,12 @@ def run_variant(variant: Variant, out: Path, rows: int, epochs: int) -> None:
         _md(
             "evaluate", str(folder / "export"), *general, "--split", "validation", "--json",
             "--output", str(folder / "eval-validation.json"),
+        )  # fmt: skip
+    identity = folder / "eval-identity-validation.json"
+    if not identity.exists():
+        _md(
+            "evaluate", str(folder / "export"), "--data", str(IDENTITY_VALIDATION), "--split",
+            "validation", "--json", "--output", str(identity),
         )  # fmt: skip
     if not (folder / "check.json").exists():
         # exit 1 only says a check target was missed; the file is what is kept

@@ -98,6 +98,16 @@ def gather(runs: Path) -> dict:
             for path in sorted((runs / "ablations").glob("*"))
             if (path / "ablation.json").is_file()
         },
+        "remedies": {
+            path.name: {
+                "summary": _read(path / "ablation.json"),
+                "eval_validation": _read(path / "eval-validation.json"),
+                "eval_identity_validation": _read(path / "eval-identity-validation.json"),
+                "check": _strip_check(_read(path / "check.json")),
+            }
+            for path in sorted((runs / "remedies").glob("*"))
+            if (path / "ablation.json").is_file()
+        },
         "loso": {
             source: {
                 "left_out": _read(runs / "loso" / source / "eval-left-out.json"),
@@ -242,6 +252,97 @@ def ablations(results: dict) -> dict | None:
     }
 
 
+def _mention_bias(metrics: dict | None) -> tuple[float | None, float | None]:
+    """(FPR on non-hateful texts that name a group, pooled over the groups; mean BPSN AUC over
+    the groups with enough non-hateful mentions to rate): the validation bias figures a remedy is
+    chosen on. BPSN (Borkan et al. 2019) falls when group mentions score higher than hate that
+    names no group: the shortcut the remedies are meant to break, and free of the threshold."""
+    bias = (metrics or {}).get("bias")
+    if not bias:
+        return None, None
+    groups = bias["groups"].values()
+    counted = sum(g["non_hateful"] for g in groups)
+    flagged = sum(g["fpr"] * g["non_hateful"] for g in groups if g.get("fpr") is not None)
+    rated = [
+        g["bpsn_auc"]
+        for g in groups
+        if g.get("bpsn_auc") is not None and g["non_hateful"] >= bias["gap_min_non_hateful"]
+    ]
+    return (flagged / counted if counted else None), (statistics.mean(rated) if rated else None)
+
+
+def remedies(results: dict) -> dict | None:
+    """The identity remedies of issue #19, one at a time against the base recipe, on validation
+    only: adopted when the mean BPSN AUC rises and the identity-template validation FPR falls,
+    while the mean public hate F1 stays within twice the seed spread of the base."""
+    runs = results.get("remedies") or {}
+    if not runs:
+        return None
+    base_runs = [run for name, run in runs.items() if name.startswith("base")]
+    base_scores = [_public_mean_f1(run["eval_validation"]) for run in base_runs]
+    base_mean = statistics.mean(base_scores)
+    if len(base_scores) > 1:
+        spread, spread_from = statistics.stdev(base_scores), f"{len(base_scores)} base seeds"
+    else:
+        earlier = ablations(results)
+        spread, spread_from = earlier["spread"], f"the {earlier['base_seeds']} seeds above"
+    base_fpr, base_bpsn = _mention_bias(base_runs[0]["eval_validation"])
+    base_identity = _identity_errors(base_runs[0])
+    rows = []
+    for name, run in runs.items():
+        score = _public_mean_f1(run["eval_validation"])
+        fpr, bpsn = _mention_bias(run["eval_validation"])
+        identity = _identity_errors(run)
+        if name.startswith("base"):
+            verdict = "base"
+        elif score < base_mean - 2 * spread:
+            verdict = "rejected: hate F1 lower"
+        elif bpsn > base_bpsn and identity["fpr"] < base_identity["fpr"]:
+            verdict = "adopted"
+        else:
+            verdict = "rejected: bias not lower"
+        cases = (run["check"] or {}).get("cases", {})
+        rows.append(
+            {
+                "name": name,
+                "change": run["summary"]["change"],
+                "score": score,
+                "delta": score - base_mean,
+                "mention_fpr": fpr,
+                "bpsn": bpsn,
+                "identity": identity,
+                "verdict": verdict,
+                "check": _check_accuracy(run),
+                "support": (cases.get("support and equal rights") or {}).get("accuracy"),
+                "counter": (cases.get("counter-speech") or {}).get("accuracy"),
+                "seconds": run["summary"]["seconds"],
+            }
+        )
+    first = next(iter(runs.values()))["summary"]
+    return {
+        "rows": rows,
+        "train_rows": first["rows"],
+        "epochs": first["epochs"],
+        "commit": first.get("commit", "unknown"),
+        "base_mean": base_mean,
+        "spread": spread,
+        "spread_from": spread_from,
+        "adopted": [row["name"] for row in rows if row["verdict"] == "adopted"],
+    }
+
+
+def _identity_errors(run: dict) -> dict:
+    """FPR on the identity templates' non-hateful validation sentences, and recall of their
+    politely hateful ones."""
+    metrics = run.get("eval_identity_validation") or {}
+    per_class = metrics.get("per_class") or {}
+    keep = (per_class.get("not_hate") or {}).get("recall")
+    return {
+        "fpr": None if keep is None else 1 - keep,
+        "hate_recall": (per_class.get("hate") or {}).get("recall"),
+    }
+
+
 def templates(results: dict, seed: dict) -> list[dict] | None:
     previous = results.get("previous", {}).get("seed1234")
     if not previous:
@@ -355,6 +456,7 @@ def context(results: dict) -> dict:
         "check": {"old": results["baseline"]["check"], "new": reference["check"]},
         "loso": loso(results),
         "ablations": ablations(results),
+        "remedies": remedies(results),
         "templates": templates(results, reference),
         "ensemble": ensemble(results, reference),
         "seeds": seeds(results),
@@ -369,12 +471,21 @@ def main() -> int:
     parser.add_argument(
         "--from-json", action="store_true", help="render the committed results.json"
     )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep results.json's sections whose run files are not under --runs (runs of an "
+        "earlier machine) and replace the others",
+    )
     args = parser.parse_args()
     store = args.out.parent / "generalisation" / "results.json"
     if args.from_json:
         results = json.loads(store.read_text(encoding="utf-8"))
     else:
         results = gather(args.runs)
+        if args.merge and store.is_file():
+            stored = json.loads(store.read_text(encoding="utf-8"))
+            results = stored | {key: value for key, value in results.items() if value}
         store.parent.mkdir(parents=True, exist_ok=True)
         store.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     args.out.write_text(render(TEMPLATE, **context(results)), encoding="utf-8")
