@@ -137,6 +137,28 @@ def test_int8_weights_have_one_scale_per_output_channel(trained, tmp_path, quant
     assert all(scale.ndim == 1 and scale.size > 1 for scale in matmul_scales)
 
 
+@pytest.mark.parametrize("method", ["static", "dynamic"])
+def test_no_per_channel_gives_one_scale_per_matrix_and_keeps_batch_invariance(
+    trained, tmp_path, method
+):
+    import onnx
+    from onnx import numpy_helper
+
+    out = tmp_path / "deploy"
+    argv = ["export", str(trained), "--out", str(out), "--int8", "--quantization", method]
+    assert main(argv + ["--no-per-channel"]) == 0
+    graph = onnx.load(out / "model.int8.onnx").graph
+    scales = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    if method == "static":
+        matmul_scales = [scales[n.input[4]] for n in graph.node if n.op_type == "QLinearMatMul"]
+        assert read_inference(out).checks["onnx-int8"].batch_difference <= 1e-4
+    else:
+        weights = [n.input[1] for n in graph.node if n.op_type == "MatMulInteger"]
+        matmul_scales = [scales[w.removesuffix("_quantized") + "_scale"] for w in weights]
+    assert matmul_scales and all(scale.size == 1 for scale in matmul_scales)
+    assert read_inference(out).quantization.per_channel is False
+
+
 def test_export_with_data_calibrates_on_training_texts_and_fits_a_temperature(
     trained, tmp_path, small_csv, capsys
 ):

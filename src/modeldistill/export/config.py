@@ -33,6 +33,11 @@ class ExportConfig:
         "static int8: also quantise the GELU-fed feed-forward down-projections (about dynamic's "
         "speed; on MiniLM less close to fp32, so check `checks` in inference.json)",
     )
+    per_channel: bool = option(
+        True,
+        "int8: one weight scale per output channel (closer to fp32) rather than one per matrix "
+        "(--no-per-channel; faster with static int8 on some CPUs: compare with `bench`)",
+    )
     calibration_texts: int = option(
         512, "training texts that calibrate static int8 (drawn from the --data training split)"
     )

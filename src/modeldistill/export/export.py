@@ -251,10 +251,14 @@ def quantize_folder(
     done, and which texts calibrated it (static only)."""
     source, target = out_dir / "model.onnx", out_dir / "model.int8.onnx"
     if config.quantization == "dynamic":
-        return Quantization(**quantize_int8(source, target, "dynamic"))
+        return Quantization(
+            **quantize_int8(source, target, "dynamic", per_channel=config.per_channel)
+        )
     texts, where = calibration_texts(splits, data_name, config.calibration_texts)
     reader = calibration_reader(out_dir, texts, config.max_length)
-    record = quantize_int8(source, target, "static", reader, config.quantize_gelu_inputs)
+    record = quantize_int8(
+        source, target, "static", reader, config.quantize_gelu_inputs, config.per_channel
+    )
     return Quantization(**record, calibration_texts=len(texts), calibration_source=where)
 
 
