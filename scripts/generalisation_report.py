@@ -464,6 +464,21 @@ def context(results: dict) -> dict:
     }
 
 
+def _merge(stored: dict, gathered: dict) -> dict:
+    """`stored` with every figure `gathered` found: what no run file under --runs holds (None,
+    or an empty section) is kept as it was."""
+    merged = dict(stored)
+    for key, value in gathered.items():
+        # a new set of seeds or variants replaces the old set: their mean is of one recipe
+        if key in ("seeds", "ablations", "remedies") and value:
+            merged[key] = value
+        elif isinstance(value, dict) and isinstance(stored.get(key), dict) and value:
+            merged[key] = _merge(stored[key], value)
+        elif value:
+            merged[key] = value
+    return merged
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=Path("runs"))
@@ -484,8 +499,7 @@ def main() -> int:
     else:
         results = gather(args.runs)
         if args.merge and store.is_file():
-            stored = json.loads(store.read_text(encoding="utf-8"))
-            results = stored | {key: value for key, value in results.items() if value}
+            results = _merge(json.loads(store.read_text(encoding="utf-8")), results)
         store.parent.mkdir(parents=True, exist_ok=True)
         store.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     args.out.write_text(render(TEMPLATE, **context(results)), encoding="utf-8")
