@@ -35,3 +35,43 @@ def test_results_report_renders_from_its_committed_figures(tmp_path, monkeypatch
     monkeypatch.setattr(sys, "argv", ["summarize.py", "--from-json", "--out", str(out)])
     assert summarize.main() == 0
     assert out.read_bytes() == (DOCS / "results.md").read_bytes()
+
+
+def _figures(**overrides) -> dict:
+    base = {
+        "check": 0.92,
+        "lowest case": (0.85, "polite hate"),
+        "worst group FPR": (0.04, "deaf"),
+        "group FPR gap": 0.04,
+        "pooled hate F1": 0.70,
+        "pooled ROC-AUC": 0.92,
+        "hate_speech18 hate F1": 0.58,
+    }
+    return base | overrides
+
+
+def test_ship_decision_needs_every_target_of_the_rule():
+    ship = load_script("ship_decision")
+    shipped = _figures(check=0.83, **{"pooled hate F1": 0.704, "pooled ROC-AUC": 0.9207})
+    assert all(row["met"] for row in ship.decide(_figures(), shipped))
+    # F1 0.693 is 0.011 below today's 0.704: one target missed, the others still met
+    rows = ship.decide(_figures(**{"pooled hate F1": 0.693}), shipped)
+    assert [row["target"] for row in rows if not row["met"]] == [
+        "pooled hate F1 not lower by more than 0.01"
+    ]
+    rows = ship.decide(
+        _figures(**{"worst group FPR": (0.06, "deaf"), "group FPR gap": 0.06}), shipped
+    )
+    assert sum(not row["met"] for row in rows) == 2
+
+
+def test_friendly_group_fpr_counts_only_friendly_sentences_that_name_a_group():
+    ship = load_script("ship_decision")
+    sentences = [
+        {"case": "support and equal rights", "group": "deaf", "flagged": True},
+        {"case": "own identity", "group": "deaf", "flagged": False},
+        {"case": "derogation", "group": "deaf", "flagged": True},
+        {"case": "facts and news", "group": "jews", "flagged": False},
+        {"case": "profanity without a target", "group": "none", "flagged": True},
+    ]
+    assert ship.friendly_group_fpr({"sentences": sentences}) == {"deaf": 0.5, "jews": 0.0}
