@@ -57,6 +57,7 @@ def _model_runs(folder: Path) -> dict:
         "eval_hs18": _read(folder / "eval-hs18.json"),
         "teacher_eval_general": _read(folder / "teacher-eval-general.json"),
         "eval_validation": _read(folder / "eval-validation.json"),
+        "eval_identity_validation": _read(folder / "eval-identity-validation.json"),
         "check": _strip_check(_read(folder / "check.json")),
         "teacher": _train_facts(folder / "teacher"),
         "student": _train_facts(folder / "odd"),
