@@ -27,9 +27,10 @@ mkdir -p "$OUT"
   md export "$OUT/odd" --out "$OUT/export" --int8 --no-keep-fp32 --data "$DATA" --emoji-names \
     --name hate-speech-general-minilm-odd3
 
-# Scores: the validation split and the identity templates' (what recipe changes are chosen on), the general test split (pooled
-# and per source; the teacher too), hate_speech18's original 1,095-row test split (hate vs rest),
-# and the behavioural check (exit 1 = a target missed).
+# Scores: the validation split and the identity templates' validation sentences (what recipe
+# changes are chosen on), the general test split (pooled and per source; the teacher too),
+# hate_speech18's original 1,095-row test split (hate vs rest), and the behavioural check (exit 1 =
+# a target missed).
 md evaluate "$OUT/export" --data "$DATA" --emoji-names --split validation --json \
   --output "$OUT/eval-validation.json" >/dev/null
 md evaluate "$OUT/export" --data recipes/identity-validation.yaml --split validation --json \
