@@ -395,6 +395,15 @@ def test_a_several_source_model_records_and_reapplies_its_text_preparation(tiny_
     config = json.loads((out / "config.json").read_text())
     assert config["id2label"] == {"0": "not_hate", "1": "hate"}
     assert config["modeldistill"]["text_prep"] == {"clean": True, "emoji_names": True}
+    # the sources as read are recorded: the card lists them even if the files later change
+    from modeldistill.artifacts import read_run_config
+    from modeldistill.export.modelcard import training_sources
+
+    run = read_run_config(out)
+    assert [spec["name"] for spec in run.data["sources"]] == ["first", "second"]
+    second.unlink()
+    assert [spec.name for spec in training_sources(run)] == ["first", "second"]
+    _table(second, hateful[12:] + calm[12:])
     classifier = Classifier.load(out, backend="torch")
     raw, prepared = "see you at @alice's 🍕 &amp; 🐀", "see you at @user 's pizza & rat"
     assert classifier.tokenize([raw])[0].ids == classifier.tokenize([prepared])[0].ids

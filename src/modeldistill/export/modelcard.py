@@ -29,11 +29,19 @@ SEVERAL_SOURCES = "several_sources"
 
 
 def training_sources(run: RunConfig | None) -> list | None:
-    """The sources of a several-source run (as its recipe names them today), else None."""
+    """The sources of a several-source run, as training recorded them (`sources` in
+    run_config.json), or for runs older than that record as their recipe names them today;
+    else None."""
     from modeldistill.data.config import DataConfig
-    from modeldistill.data.sources.recipe import specs_from_values
+    from modeldistill.data.sources.recipe import SourceSpec, specs_from_values
     from modeldistill.errors import UserError
 
+    recorded = run.data.get("sources") if run else None
+    if isinstance(recorded, list) and recorded:
+        try:
+            return [SourceSpec(**spec) for spec in recorded]
+        except (TypeError, UserError):
+            pass  # written by another version: fall back to the recipe
     values = run.data.get("data") if run else None
     if not values or isinstance(values, str):
         return None

@@ -262,7 +262,7 @@ def train(config: TrainConfig, data: DataConfig, splits: Splits | None = None) -
     tokenizer.save_pretrained(config.out)
     write_run_config(
         config.out,
-        RunConfig(train=config, data=to_jsonable(data), train_seconds=round(train_seconds, 1)),
+        RunConfig(train=config, data=_data_record(data), train_seconds=round(train_seconds, 1)),
     )
 
     test_set = tokenize(splits.test, tokenizer, data.max_length).remove_columns("text")
@@ -281,3 +281,14 @@ def train(config: TrainConfig, data: DataConfig, splits: Splits | None = None) -
     )
     write_metrics(config.out / METRICS_FILE, metrics)
     return config.out
+
+
+def _data_record(data: DataConfig) -> dict:
+    """The data settings, and for several sources each source as the recipe named it when the
+    model was trained: the card then lists what the model read, even after the recipe changes."""
+    record = to_jsonable(data)
+    if data.multi_source:
+        from modeldistill.data.sources.recipe import specs_from_values
+
+        record["sources"] = [spec.to_dict() for spec in specs_from_values(data.data)]
+    return record
