@@ -10,6 +10,8 @@ The behavioural check is recorded beside each variant but is not used to choose.
     python scripts/ablations.py                         # every variant, resumable
     python scripts/ablations.py --only base,no-emoji    # some of them
     python scripts/ablations.py --list
+    python scripts/ablations.py --deobfuscate --out runs/remedies \
+        --only base,counterfactual,identity-templates,hard-negatives   # the identity remedies
 
 Writes runs/ablations/<variant>/{recipe.yaml,teacher/,export/,eval-validation.json,
 eval-identity-validation.json,check.json,ablation.json}; scripts/generalisation_report.py renders
@@ -95,7 +97,7 @@ VARIANTS = [
 ]
 
 
-def _recipe(variant: Variant) -> dict:
+def _recipe(variant: Variant, deobfuscate: bool = False) -> dict:
     recipe = yaml.safe_load(BASE_RECIPE.read_text(encoding="utf-8"))
     sources = recipe["sources"]
     edited = []
@@ -107,7 +109,8 @@ def _recipe(variant: Variant) -> dict:
     unknown = set(variant.recipe_edits) - {s.get("name", s["loader"]) for s in sources}
     if unknown:
         raise SystemExit(f"{variant.name}: no source {sorted(unknown)} in {BASE_RECIPE}")
-    return {"sources": edited + list(variant.added_sources), "text_prep": recipe["text_prep"]}
+    text_prep = dict(recipe["text_prep"]) | ({"deobfuscate": True} if deobfuscate else {})
+    return {"sources": edited + list(variant.added_sources), "text_prep": text_prep}
 
 
 def _commit() -> str:
@@ -122,11 +125,15 @@ def _md(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "modeldistill", *args], cwd=ROOT, check=True)
 
 
-def run_variant(variant: Variant, out: Path, rows: int, epochs: int) -> None:
+def run_variant(
+    variant: Variant, out: Path, rows: int, epochs: int, deobfuscate: bool = False
+) -> None:
     folder = out / variant.name
     folder.mkdir(parents=True, exist_ok=True)
     recipe = folder / "recipe.yaml"
-    recipe.write_text(yaml.safe_dump(_recipe(variant), sort_keys=False), encoding="utf-8")
+    recipe.write_text(
+        yaml.safe_dump(_recipe(variant, deobfuscate), sort_keys=False), encoding="utf-8"
+    )
     general = ("--data", str(BASE_RECIPE), "--emoji-names")
     started = time.time()
     if not (folder / "teacher" / "metrics.json").exists():
@@ -186,6 +193,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=12000, help="training rows per variant")
     parser.add_argument("--epochs", type=int, default=1, help="teacher epochs per variant")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "ablations")
+    parser.add_argument(
+        "--deobfuscate",
+        action="store_true",
+        help="train every variant on de-obfuscated text (text_prep.deobfuscate), as served: the "
+        "identity remedies were run so (--out runs/remedies)",
+    )
     parser.add_argument("--list", action="store_true", help="print the variants and exit")
     args = parser.parse_args()
     by_name = {variant.name: variant for variant in VARIANTS}
@@ -199,7 +212,7 @@ def main() -> None:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; see --list")
     for name in names:
         print(f"== {name}: {by_name[name].change}", flush=True)
-        run_variant(by_name[name], args.out, args.rows, args.epochs)
+        run_variant(by_name[name], args.out, args.rows, args.epochs, args.deobfuscate)
 
 
 if __name__ == "__main__":

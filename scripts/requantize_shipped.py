@@ -2,7 +2,7 @@
 no longer depend on the texts batched with it. For folders whose fp32 weights are gone, like
 models/default (their export is the better route when the weights exist):
 
-    python scripts/requantize_shipped.py models/default --data recipes/general.yaml
+    python scripts/requantize_shipped.py models/default --data recipes/general.yaml --no-per-channel
 
 1. model.int8.onnx (onnxruntime's dynamic quantisation) is turned back into an fp32 graph: each
    DynamicQuantizeLinear → MatMulInteger → Cast → Mul chain becomes one MatMul with the weights
@@ -99,6 +99,12 @@ def main() -> int:
     parser.add_argument("folder", type=Path, help="an exported folder holding model.int8.onnx")
     parser.add_argument("--data", action="append", required=True, help="its training data")
     parser.add_argument("--calibration-texts", type=int, default=512)
+    parser.add_argument(
+        "--no-per-channel",
+        dest="per_channel",
+        action="store_false",
+        help="one weight scale per matrix (export --no-per-channel): as fast as dynamic int8 here",
+    )
     args = parser.parse_args()
     folder = args.folder
     info = read_inference(folder)
@@ -113,6 +119,7 @@ def main() -> int:
             int8=True,
             max_length=info.max_length,
             calibration_texts=args.calibration_texts,
+            per_channel=args.per_channel,
         )
         quantization = quantize_folder(work, config, splits, ", ".join(args.data))
         shutil.copyfile(work / "model.int8.onnx", folder / "model.int8.onnx")
