@@ -34,9 +34,9 @@ class ExportConfig:
         "speed; on MiniLM less close to fp32, so check `checks` in inference.json)",
     )
     per_channel: bool = option(
-        True,
-        "int8: one weight scale per output channel (closer to fp32) rather than one per matrix "
-        "(--no-per-channel; faster with static int8 on some CPUs: compare with `bench`)",
+        False,
+        "int8 weights: one scale per matrix (default: as fast as dynamic int8, and on CPUs without "
+        "VNNI per-channel QLinearMatMul lost labels) or, with --per-channel, one per output channel",
     )
     calibration_texts: int = option(
         512, "training texts that calibrate static int8 (drawn from the --data training split)"

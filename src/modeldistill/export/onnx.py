@@ -57,7 +57,7 @@ def quantize_int8(
     method: str = "static",
     calibration: Any = None,
     gelu_inputs: bool = False,
-    per_channel: bool = True,
+    per_channel: bool = False,
 ) -> dict[str, Any]:
     """Write the int8 graph of `source` to `target` and return how it was quantised.
 
@@ -75,8 +75,8 @@ def quantize_int8(
         raise ValueError(f"unknown quantisation {method!r}; use one of {QUANTIZATION_METHODS}")
     if method == "dynamic":
         # Activations are quantised per batch tensor, padding included, so one text's scores
-        # move with its batch companions. One scale per output channel instead of per matrix:
-        # on the shipped student it raised label agreement with fp32 from 97.5% to 99.5%.
+        # move with its batch companions. With `per_channel` (one scale per output channel) it
+        # raised the earlier shipped student's label agreement with fp32 from 97.5% to 99.5%.
         quantize_dynamic(
             str(source), str(target), weight_type=QuantType.QInt8, per_channel=per_channel
         )
