@@ -202,6 +202,16 @@ def loso(results: dict) -> dict | None:
     }
 
 
+def _run_facts(runs: dict) -> dict:
+    """How a set of short runs was made (all alike): training rows, epochs and commit."""
+    first = next(iter(runs.values()))["summary"]
+    return {
+        "train_rows": first["rows"],
+        "epochs": first["epochs"],
+        "commit": first.get("commit", "unknown"),
+    }
+
+
 def ablations(results: dict) -> dict | None:
     """Each variant against the base recipe's mean over its seeds: better or worse only beyond
     twice the base's std."""
@@ -240,12 +250,9 @@ def ablations(results: dict) -> dict | None:
                 "seconds": summary["seconds"],
             }
         )
-    first = next(iter(runs.values()))["summary"]
     return {
         "rows": rows,
-        "train_rows": first["rows"],
-        "epochs": first["epochs"],
-        "commit": first.get("commit", "unknown"),
+        **_run_facts(runs),
         "base_seeds": len(base_scores),
         "base_mean": base_mean,
         "spread": spread,
@@ -319,12 +326,9 @@ def remedies(results: dict) -> dict | None:
                 "seconds": run["summary"]["seconds"],
             }
         )
-    first = next(iter(runs.values()))["summary"]
     return {
         "rows": rows,
-        "train_rows": first["rows"],
-        "epochs": first["epochs"],
-        "commit": first.get("commit", "unknown"),
+        **_run_facts(runs),
         "base_mean": base_mean,
         "spread": spread,
         "spread_from": spread_from,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from modeldistill.synthetic.lexicon import GROUPS, NO_GROUP, WORD_VARIANTS, Group, join_words
@@ -53,6 +54,16 @@ def spell_variant(marked: str, variant: str) -> tuple[str, str]:
         if text != plain:
             return text, kind
     return plain, ""
+
+
+def fill_cases(
+    cases: dict[str, tuple[str, tuple[str, ...]]], fill_words: Callable[[str], str]
+) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """The case types with each frame's word slots filled by `fill_words` (group slots kept)."""
+    return {
+        case: (label, tuple(fill_words(frame) for frame in frames))
+        for case, (label, frames) in cases.items()
+    }
 
 
 def needs_group(frame: str) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 
 from modeldistill.labels import HATE, NOT_HATE
-from modeldistill.synthetic.generate import Sentence, expand
+from modeldistill.synthetic.generate import Sentence, expand, fill_cases
 from modeldistill.synthetic.identity import identity_groups
 from modeldistill.synthetic.training_frames import ADJECTIVES, NOUNS, THREATS
 
@@ -92,10 +92,7 @@ def generate_identity_training_rows(seed: int = 1234, fills: int = 2) -> list[Se
     rows: list[Sentence] = []
     seen: set[str] = set()
     for _ in range(fills):
-        filled = {
-            case: (label, tuple(_fill_words(frame, rng) for frame in frames))
-            for case, (label, frames) in IDENTITY_TRAINING_CASES.items()
-        }
+        filled = fill_cases(IDENTITY_TRAINING_CASES, lambda frame: _fill_words(frame, rng))
         for sentence, _marked in expand(filled, identity_groups()):
             if sentence.text.lower() not in seen:
                 seen.add(sentence.text.lower())

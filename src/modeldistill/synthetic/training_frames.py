@@ -13,7 +13,14 @@ from __future__ import annotations
 import random
 
 from modeldistill.synthetic.check_frames import HATE, NOT_HATE
-from modeldistill.synthetic.generate import VARIANT_NAMES, Sentence, expand, spell_variant, unmark
+from modeldistill.synthetic.generate import (
+    VARIANT_NAMES,
+    Sentence,
+    expand,
+    fill_cases,
+    spell_variant,
+    unmark,
+)
 from modeldistill.synthetic.lexicon import GROUPS
 
 ADJECTIVES = (
@@ -283,10 +290,7 @@ def generate_training_rows(seed: int = 1234, fills: int = 6) -> list[Sentence]:
     rows: list[Sentence] = []
     seen: set[str] = set()
     for _ in range(fills):
-        filled = {
-            case: (label, tuple(_fill_words(frame, rng) for frame in frames))
-            for case, (label, frames) in TRAINING_CASES.items()
-        }
+        filled = fill_cases(TRAINING_CASES, lambda frame: _fill_words(frame, rng))
         for sentence, marked in expand(filled, GROUPS):
             candidates = [sentence]
             if rng.random() < (1 / 3 if sentence.label == HATE else 1 / 10):
