@@ -109,6 +109,14 @@ def gather(runs: Path) -> dict:
             for path in sorted((runs / "remedies").glob("*"))
             if (path / "ablation.json").is_file()
         },
+        "next": {
+            "seeds": {
+                path.name: _model_runs(path)
+                for path in sorted((runs / "general-next").glob("seed*"))
+                if (path / "eval-general.json").is_file()
+            },
+            "decision": _read(runs / "general-next" / "ship-decision.json"),
+        },
         "loso": {
             source: {
                 "left_out": _read(runs / "loso" / source / "eval-left-out.json"),
@@ -435,6 +443,26 @@ def seeds(results: dict) -> dict:
     }
 
 
+def next_recipe(results: dict) -> dict | None:
+    """recipes/general-next.yaml trained at full budget, and issue #19's ship rule against the
+    shipped model (scripts/ship_decision.py --out runs/general-next/ship-decision.json)."""
+    found = results.get("next") or {}
+    runs, decision = found.get("seeds") or {}, found.get("decision")
+    if not runs or decision is None:
+        return None
+    return {
+        "seeds": list(runs),
+        "train_seconds": {name: _train_time(run) for name, run in runs.items()},
+        "ship": decision["ship"],
+        "targets": decision["targets"],
+        "failed": [row["target"] for row in decision["targets"] if not row["met"]],
+        "cases": {
+            name: {"candidate": accuracy, "shipped": decision["shipped"]["cases"].get(name)}
+            for name, accuracy in decision["candidate"].get("cases", {}).items()
+        },
+    }
+
+
 def speed(results: dict, seed: dict) -> dict:
     bench = results.get("bench")
     return {
@@ -462,6 +490,7 @@ def context(results: dict) -> dict:
         "loso": loso(results),
         "ablations": ablations(results),
         "remedies": remedies(results),
+        "next_recipe": next_recipe(results),
         "templates": templates(results, reference),
         "ensemble": ensemble(results, reference),
         "seeds": seeds(results),

@@ -8,7 +8,7 @@ release (its safetensors are not in the repository, so it cannot be quantised ag
    overrides, invisible joiners, letter spacing, leetspeak; see modeldistill.text);
 2. a temperature fitted on the validation split of --data, then the threshold tuned again on the
    calibrated scores (inference.json);
-3. the test split scored as the folder now serves it (metrics.json: windows for long texts,
+3. the test split scored as the folder now serves it (only this with --keep-calibration) (metrics.json: windows for long texts,
    calibration, bias per group), the behavioural check (check.json) and the card (README.md).
 
 The int8 file itself is left as it is: re-quantising (static int8, scores that do not depend on
@@ -39,6 +39,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="an exported folder (inference.json)")
     parser.add_argument("--data", action="append", required=True, help="the data it was trained on")
+    parser.add_argument(
+        "--keep-calibration",
+        action="store_true",
+        help="keep the temperature and threshold inference.json holds; only re-score (step 3), "
+        "e.g. after a change to how texts are read",
+    )
     args = parser.parse_args()
     folder = args.folder
     info = read_inference(folder)
@@ -49,8 +55,9 @@ def main() -> int:
     previous = read_json_object(folder / METRICS_FILE) if (folder / METRICS_FILE).is_file() else {}
     record_deobfuscation(folder)
     splits = load_splits(DataConfig(data=args.data).as_model_was_trained(folder))
-    info.data = ", ".join(args.data)  # what calibrate names as the source of its figures
-    calibrate(folder, info, splits)
+    if not args.keep_calibration:
+        info.data = ", ".join(args.data)  # what calibrate names as the source of its figures
+        calibrate(folder, info, splits)
     metrics, check = measure(folder, info, splits, run_the_check=True)
     for key in ("best_epoch", "best_val_macro_f1", "train_seconds"):
         setattr(metrics, key, previous.get(key))

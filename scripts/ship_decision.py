@@ -68,6 +68,7 @@ def figures(folder: Path) -> dict:
         "pooled ROC-AUC": general["roc_auc"],
         "hate_speech18 hate F1": hs18["hate"]["f1"],
         "group FPR": fpr,
+        "cases": {name: case["accuracy"] for name, case in check["cases"].items()},
     }
 
 

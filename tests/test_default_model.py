@@ -1,7 +1,8 @@
 """The models that ship: `models/default` (the general detector the app serves) and
 `models/hate_speech18` (the distillation experiment's student). Each loads offline, classifies,
-and its model card's figures are exactly what `modeldistill evaluate` and `modeldistill check`
-measure."""
+and its model card's figures are what `modeldistill evaluate` and `modeldistill check` measure:
+exactly on a CPU of the kind the card was measured on, and up to a few texts at the threshold on
+another (`FLIP_SHARE`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,22 @@ MODELS = REPO_ROOT / "models"
 SHIPPED = MODELS / "default"
 EXPERIMENT = MODELS / "hate_speech18"
 GENERAL_DATA = ["--data", str(REPO_ROOT / "recipes" / "general.yaml"), "--emoji-names"]
+# onnxruntime's int8 kernels differ with the CPU's instruction set (AVX-512 VNNI or AVX2), and so
+# do its fp32 sums: the same static int8 file gave up to 0.003 apart in P(hate), on 3 of 190 test
+# texts, natively on a VNNI CPU and under `qemu-x86_64 -cpu Haswell`, 7-bit weights or not. A text
+# that close to the threshold can change its verdict with the machine: at most this share of the
+# card's texts may (at least one); every other figure is then the card's own.
+FLIP_SHARE = 0.0005
+
+
+def _flips(measured: list[list[int]], card: list[list[int]]) -> int:
+    """Texts whose verdict moved between two confusion matrices of the same texts."""
+    pairs = zip(measured, card, strict=True)
+    return sum(abs(a - b) for row, other in pairs for a, b in zip(row, other, strict=True)) // 2
+
+
+def _allowed(rows: int) -> int:
+    return max(1, int(FLIP_SHARE * rows))
 
 
 @pytest.mark.parametrize("folder", [SHIPPED, EXPERIMENT], ids=["default", "hate_speech18"])
@@ -51,28 +68,38 @@ def test_experiment_model_keeps_hate_speech18_labels():
 def test_default_model_check_is_reproduced():
     card = read_check(SHIPPED / "check.json")
     measured = run_check(Classifier.load(SHIPPED))
-    assert measured.accuracy == card.accuracy and measured.cases == card.cases
     assert f"{card.accuracy:.1%}" in (SHIPPED / "README.md").read_text()
+    assert measured.num_cases == card.num_cases
+    right = round(measured.accuracy * measured.num_cases)
+    assert abs(right - round(card.accuracy * card.num_cases)) <= _allowed(card.num_cases)
+    if right == round(card.accuracy * card.num_cases):
+        assert measured.cases == card.cases
 
 
 def _reproduced(folder, argv, capsys):
     card = json.loads((folder / "metrics.json").read_text())
     assert main(["evaluate", str(folder), *argv, "--split", "test", "--json"]) == 0
     measured = json.loads(capsys.readouterr().out)
-    for key in ("accuracy", "macro_f1", "weighted_f1", "hate", "per_class", "confusion_matrix"):
-        assert measured[key] == card[key], key
+    assert measured["num_examples"] == card["num_examples"]
+    flips = _flips(measured["confusion_matrix"], card["confusion_matrix"])
+    assert flips <= _allowed(card["num_examples"]), f"{flips} verdicts differ from the card's"
+    if flips == 0:
+        for key in ("accuracy", "macro_f1", "weighted_f1", "hate", "per_class"):
+            assert measured[key] == card[key], key
     return card, measured
 
 
 @pytest.mark.slow
 def test_default_card_metrics_are_reproduced_by_evaluate(capsys):
     card, measured = _reproduced(SHIPPED, GENERAL_DATA, capsys)
-    # Figures added after the card was written (calibration: ece, reliability) are left out.
-    shared = {
-        name: {key: scores[key] for key in card["by_source"][name]}
-        for name, scores in measured["by_source"].items()
-    }
-    assert shared == card["by_source"] and measured["roc_auc"] == card["roc_auc"]
+    assert measured["by_source"].keys() == card["by_source"].keys()
+    for name, scores in measured["by_source"].items():
+        shown = card["by_source"][name]
+        assert scores["num_examples"] == shown["num_examples"], name
+        if measured["confusion_matrix"] == card["confusion_matrix"]:
+            # Figures added after the card was written (calibration: ece, reliability) left out.
+            assert {key: scores[key] for key in shown} == shown, name
+    assert measured["roc_auc"] == pytest.approx(card["roc_auc"], abs=1e-3)
     assert f"{card['macro_f1']:.4f}" in (SHIPPED / "README.md").read_text()
 
 

@@ -288,19 +288,48 @@ def test_a_long_text_is_read_whole_and_its_most_toxic_passage_decides(exported):
     classifier = Classifier.load(exported, backend="onnx")
     text = " ".join(LONG_SENTENCES)
     long, *alone = classifier.predict([text, *LONG_SENTENCES])
-    assert long.truncated and long.windows > len(LONG_SENTENCES)  # windows and sentences
+    assert long.truncated and long.windows == len(LONG_SENTENCES)  # one passage per sentence
     p_hate = [p.scores["hate"] for p in alone]
-    # No sentence read alone is more toxic than the text; the deciding passage is named.
-    assert long.scores["hate"] >= max(p_hate) - 1e-5
+    # The text is as toxic as its most toxic sentence read alone, and that sentence is named.
+    assert long.scores["hate"] == pytest.approx(max(p_hate), abs=1e-5)
     start, end = long.span
-    assert text[start:end] == long.passage and long.passage in text
+    assert text[start:end] == long.passage == LONG_SENTENCES[int(np.argmax(p_hate))]
     short = classifier.predict([LONG_SENTENCES[0]])[0]
     assert (short.truncated, short.windows, short.span, short.passage) == (False, 1, None, None)
 
 
+def test_a_sentence_after_a_paragraph_is_read_as_it_is_alone(exported):
+    from modeldistill.synthetic.obfuscate import padded
+
+    classifier = Classifier.load(exported, backend="onnx")
+    sentence = "Those people are the worst of all."
+    (alone,) = classifier.predict([sentence])
+    (after,) = classifier.predict([padded(sentence)])  # "... here is what I wanted to say: ..."
+    assert after.truncated and after.scores["hate"] >= alone.scores["hate"] - 1e-5
+    readings = classifier.windows([padded(sentence)])
+    passages = [readings.texts[0][slice(*readings.span(w))] for w in range(readings.counts[0])]
+    assert passages[-1] == sentence and not any(sentence in p for p in passages[:-1])
+
+
+def test_sentences_end_at_marks_before_a_space_and_at_line_breaks():
+    from modeldistill.inference.classifier import _sentences
+
+    text = "Meet at 10:30; see x.org: fine.\n\n  Score 3.5 of 10!!! Next"
+    found = list(_sentences(text))
+    assert [s for _, s in found] == [
+        "Meet at 10:30;",
+        "see x.org:",
+        "fine.",
+        "Score 3.5 of 10!!!",
+        "Next",
+    ]
+    assert all(text[start : start + len(s)] == s for start, s in found)
+    assert list(_sentences("!" * 10_000)) == [(0, "!" * 10_000)]
+
+
 def test_a_text_past_the_passage_limit_is_refused_by_name(exported):
     classifier = Classifier.load(exported, backend="onnx", max_windows=4)
-    with pytest.raises(TextTooLong, match=r"text 1 needs \d+ windows .* at most 4"):
+    with pytest.raises(TextTooLong, match=r"text 1 needs \d+ passages .* at most 4"):
         classifier.predict(["short", " ".join(LONG_SENTENCES)])
     with pytest.raises(UserError, match="max_windows must be at least 1"):
         Classifier.load(exported, max_windows=0)

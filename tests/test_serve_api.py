@@ -129,7 +129,7 @@ def test_a_long_text_names_its_deciding_passage(client, classifier):
 
 @pytest.fixture(scope="module")
 def few_windows(tiny_bert_dir):
-    """The tiny model reading at most 4 passages per text (LONG_TEXT needs 45)."""
+    """The tiny model reading at most 4 passages per text (LONG_TEXT needs 40: one per sentence)."""
     return Classifier.load(tiny_bert_dir, backend="torch", max_windows=4)
 
 
@@ -137,9 +137,9 @@ def test_a_text_past_the_passage_limit_is_413_naming_it(tiny_bert_dir, few_windo
     with make_client(tiny_bert_dir, few_windows) as test_client:
         response = test_client.post("/api/v1/predict", json={"texts": [TEXTS[0], LONG_TEXT]})
         detail = assert_clean_error(response, 413)["detail"]
-        assert detail.startswith("text 1 needs 45 windows") and "at most 4" in detail
+        assert detail.startswith("text 1 needs 40 passages") and "at most 4" in detail
         legacy = test_client.get("/predict", params={"search": LONG_TEXT})
-        assert assert_clean_error(legacy, 413)["detail"].startswith("text 0 needs 45 windows")
+        assert assert_clean_error(legacy, 413)["detail"].startswith("text 0 needs 40 passages")
         # The refusal is the text's, not the server's: the next request is answered.
         assert test_client.post("/api/v1/predict", json={"texts": TEXTS}).status_code == 200
 

@@ -17,13 +17,14 @@ log = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 0.5
 
 DEFAULT_MAX_LENGTH = 128
-# A text longer than the model's window is read in overlapping windows and sentence by sentence;
-# past this many passages it is refused (5,000 characters of ordinary prose are about 13 windows
-# of 128 tokens and 60 sentences).
+# A text longer than the model's window is read sentence by sentence (a sentence longer than a
+# window in overlapping windows); past this many passages it is refused (5,000 characters of
+# ordinary prose are about 60 sentences).
 DEFAULT_MAX_WINDOWS = 128
 MAX_WINDOWS_HELP = (
-    "passages read per text: a text longer than the model's window is read in overlapping "
-    "windows and sentence by sentence, and one that needs more is refused"
+    "passages read per text: a text longer than the model's window is read sentence by "
+    "sentence (a sentence longer than a window in overlapping windows), and one that needs more "
+    "is refused"
 )
 
 

@@ -21,8 +21,9 @@ class Result(BaseModel):
     toxic: bool = Field(description="probability of the toxic label reached the model's threshold")
     scores: dict[str, float] = Field(description="probability of every label")
     truncated: bool = Field(
-        description="the text was longer than one window of the model: it was read whole, in "
-        "overlapping windows and sentence by sentence, and its most toxic passage decided"
+        description="the text was longer than one window of the model: it was read whole, "
+        "sentence by sentence (in overlapping windows where a sentence is longer than a window), "
+        "and its most toxic passage decided"
     )
     windows: int = Field(description="passages the text was read in (1: it fitted one window)")
     span: Annotated[list[int], Field(min_length=2, max_length=2)] | None = Field(

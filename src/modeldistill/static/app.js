@@ -124,7 +124,7 @@ function render(text, result) {
     const decider = hateSpeech() ? "most toxic" : `most ${state.toxicLabel || "confident"}`;
     $("truncated").textContent =
       `This text is longer than the model reads at once: it was read in ${result.windows} ` +
-      `passages (overlapping windows and each sentence), and the ${decider} one decided.`;
+      `passages (sentence by sentence), and the ${decider} one decided.`;
     isolate($("passage"), passage);
   } else {
     $("passage").replaceChildren();
