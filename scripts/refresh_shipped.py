@@ -8,8 +8,9 @@ release (its safetensors are not in the repository, so it cannot be quantised ag
    overrides, invisible joiners, letter spacing, leetspeak; see modeldistill.text);
 2. a temperature fitted on the validation split of --data, then the threshold tuned again on the
    calibrated scores (inference.json);
-3. the test split scored as the folder now serves it (only this with --keep-calibration) (metrics.json: windows for long texts,
+3. the test split scored as the folder now serves it (metrics.json: windows for long texts,
    calibration, bias per group), the behavioural check (check.json) and the card (README.md).
+   With --keep-calibration only this step runs: temperature and threshold stay as they are.
 
 The int8 file itself is left as it is: re-quantising (static int8, scores that do not depend on
 the batch) needs the fp32 weights, i.e. `bash scripts/general_recipe.sh` then `modeldistill

@@ -283,9 +283,7 @@ class Classifier:
         encodings, owner, counts, shifts = [], [], [], []
         whole = self._tokenizer.encode_batch(prepared)
         for index, encoding in enumerate(whole):
-            parts = [encoding, *encoding.overflowing]
-            starts = [0] * len(parts)
-            sentences = list(_sentences(prepared[index])) if len(parts) > 1 else []
+            sentences = list(_sentences(prepared[index])) if encoding.overflowing else []
             if len(sentences) > 1:
                 parts, starts = [], []
                 for start, sentence in zip(
@@ -296,6 +294,9 @@ class Classifier:
                     pieces = [sentence, *sentence.overflowing]
                     parts += pieces
                     starts += [start] * len(pieces)
+            else:
+                parts = [encoding, *encoding.overflowing]
+                starts = [0] * len(parts)
             encodings += parts
             shifts += starts
             owner += [index] * len(parts)
