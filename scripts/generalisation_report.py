@@ -26,6 +26,15 @@ from reports.render import load_data, render  # noqa: E402 - beside the script, 
 SHORT = load_data("generalisation.yaml")["sources"]
 SOURCES = list(SHORT)
 TEMPLATE = "generalisation.md.j2"
+# The short-run remedies issue #19 asks for (scripts/ablations.py's variant names).
+REMEDY_NAMES = (
+    "counterfactual",
+    "identity-templates",
+    "hard-negatives",
+    "hs18-weight-2",
+    "davidson-cap-3000",
+    "no-davidson",
+)
 
 
 def _read(path: Path) -> dict | None:
@@ -332,11 +341,17 @@ def remedies(results: dict) -> dict | None:
                 "support": (cases.get("support and equal rights") or {}).get("accuracy"),
                 "counter": (cases.get("counter-speech") or {}).get("accuracy"),
                 "seconds": run["summary"]["seconds"],
+                "commit": run["summary"].get("commit", "unknown"),
             }
         )
+    commits = sorted({row["commit"] for row in rows})
     return {
         "rows": rows,
         **_run_facts(runs),
+        "commits": {
+            commit: [row["name"] for row in rows if row["commit"] == commit] for commit in commits
+        },
+        "not_run": [name for name in REMEDY_NAMES if name not in runs],
         "base_mean": base_mean,
         "spread": spread,
         "spread_from": spread_from,
@@ -504,8 +519,12 @@ def _merge(stored: dict, gathered: dict) -> dict:
     merged = dict(stored)
     for key, value in gathered.items():
         # a new set of seeds or variants replaces the old set: their mean is of one recipe
-        if key in ("seeds", "ablations", "remedies") and value:
+        if key in ("seeds", "ablations") and value:
             merged[key] = value
+        # each remedy is judged against the base of its own set, which is run again with every
+        # set: one run per remedy is kept, the latest
+        elif key == "remedies" and value:
+            merged[key] = {**(stored.get(key) or {}), **value}
         elif isinstance(value, dict) and isinstance(stored.get(key), dict) and value:
             merged[key] = _merge(stored[key], value)
         elif value:
