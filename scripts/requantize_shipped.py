@@ -2,20 +2,24 @@
 no longer depend on the texts batched with it. For folders whose fp32 weights are gone, like
 models/default (their export is the better route when the weights exist):
 
-    python scripts/requantize_shipped.py models/default --data recipes/general.yaml --no-per-channel
+    python scripts/requantize_shipped.py models/default --data recipes/general.yaml \
+        --weights "the static QLinearMatMul file's of commit 9d92ce8, dequantised; its own were \
+the dynamic file's of commit 3a2f2f2, dequantised"
 
-1. model.int8.onnx (onnxruntime's dynamic quantisation) is turned back into an fp32 graph: each
-   DynamicQuantizeLinear → MatMulInteger → Cast → Mul chain becomes one MatMul with the weights
-   dequantised ((w - zero point) × scale, per output channel). The int8 embedding tables stay as
-   they are: their lookups are dequantised row by row, which no batch companion can change. No
-   library undoes dynamic quantisation, hence this script.
+1. model.int8.onnx is turned back into an fp32 graph. A dynamic file (onnxruntime's dynamic
+   quantisation): each DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul chain becomes one
+   MatMul with the weights dequantised ((w - zero point) x scale, per output channel); its int8
+   embedding tables stay as they are (their lookups are dequantised row by row, which no batch
+   companion can change). A static QLinearMatMul file (this project's before MatMulIntegerToFloat):
+   each QuantizeLinear -> QLinearMatMul -> DequantizeLinear becomes a MatMul, and each int8
+   embedding table an fp32 one. No library undoes quantisation, hence this script.
 2. That graph is quantised as `modeldistill export --int8` does (static, calibrated on padded
    batches of training texts from --data), and the folder's inference.json records it.
 3. scripts/refresh_shipped.py then refits the temperature and the threshold and re-scores it.
 
-The shipped folders were re-quantised from the dynamic files of commit 3a2f2f2 (`git show
-3a2f2f2:models/default/model.int8.onnx > model.int8.onnx` gives the starting point back); a file
-that is already static is refused.
+The shipped folders were first re-quantised from the dynamic files of commit 3a2f2f2, then from
+their static files of commit 9d92ce8 (`git show 9d92ce8:models/default/model.int8.onnx >
+model.int8.onnx` gives that starting point back); a file of neither kind is refused.
 """
 
 from __future__ import annotations
@@ -37,20 +41,29 @@ from modeldistill.export.config import ExportConfig
 from modeldistill.export.export import quantize_folder
 
 
-def dequantized_graph(int8_path: Path) -> onnx.ModelProto:
-    """The fp32 graph behind a dynamically quantised one (see the module docstring)."""
-    model = onnx.load(str(int8_path))
-    graph = model.graph
-    if not any(node.op_type == "MatMulInteger" for node in graph.node):
-        raise SystemExit(
-            f"{int8_path} is not dynamically quantised (no MatMulInteger): nothing to undo"
-        )
+def _graph_maps(graph: onnx.GraphProto) -> tuple[dict, dict, dict[str, list]]:
+    """(initializer arrays by name, the node writing each tensor, the nodes reading each)."""
     weights = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
     producer = {output: node for node in graph.node for output in node.output}
     consumers: dict[str, list] = {}
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
+    return weights, producer, consumers
+
+
+def dequantized_graph(int8_path: Path) -> onnx.ModelProto:
+    """The fp32 graph behind a dynamically or (QLinearMatMul) statically quantised one (see the
+    module docstring)."""
+    model = onnx.load(str(int8_path))
+    graph = model.graph
+    if any(node.op_type == "QLinearMatMul" for node in graph.node):
+        return _undo_static(model)
+    if not any(node.op_type == "MatMulInteger" for node in graph.node):
+        raise SystemExit(
+            f"{int8_path} has neither MatMulInteger nor QLinearMatMul: nothing to undo"
+        )
+    weights, producer, consumers = _graph_maps(graph)
 
     drop, added, new_weights = set(), [], {}
     for node in graph.node:
@@ -82,10 +95,59 @@ def dequantized_graph(int8_path: Path) -> onnx.ModelProto:
         if node.op_type != "DynamicQuantizeLinear" or any(out in used for out in node.output)
     ]
     order = {node.name: index for index, node in enumerate(graph.node)}
-    nodes = sorted(kept + added, key=lambda node: order[node.name])
+    return _with_nodes(model, sorted(kept + added, key=lambda node: order[node.name]), new_weights)
+
+
+def _undo_static(model: onnx.ModelProto) -> onnx.ModelProto:
+    """QuantizeLinear -> QLinearMatMul -> DequantizeLinear becomes one MatMul with dequantised
+    weights, and an int8 embedding lookup -> DequantizeLinear a lookup in the dequantised table:
+    the fp32 graph the earlier static file was quantised from, up to its weights' rounding."""
+    graph = model.graph
+    weights, producer, consumers = _graph_maps(graph)
+
+    def dequantized(values: str, scale: str, zero: str) -> np.ndarray:
+        return ((weights[values].astype(np.float32) - weights[zero]) * weights[scale]).astype(
+            np.float32
+        )
+
+    replaced, drop, new_weights = {}, set(), {}
+    for node in graph.node:
+        if node.op_type == "QLinearMatMul":
+            quantize = producer[node.input[0]]
+            (dequantize,) = consumers[node.output[0]]
+            assert (quantize.op_type, dequantize.op_type) == ("QuantizeLinear", "DequantizeLinear")
+            name = node.input[3] + "_dequantized"
+            new_weights[name] = dequantized(*node.input[3:6])
+            replaced[id(node)] = helper.make_node(
+                "MatMul", [quantize.input[0], name], [dequantize.output[0]], node.name
+            )
+            drop.add(id(dequantize))
+        elif node.op_type == "Gather" and node.input[0] in weights:
+            (dequantize,) = consumers[node.output[0]]
+            if dequantize.op_type != "DequantizeLinear":
+                continue  # an fp32 table
+            name = node.input[0] + "_dequantized"
+            new_weights[name] = dequantized(node.input[0], *dequantize.input[1:3])
+            attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+            replaced[id(node)] = helper.make_node(
+                "Gather", [name, node.input[1]], [dequantize.output[0]], node.name, **attributes
+            )
+            drop.add(id(dequantize))
+    nodes = [replaced.get(id(node), node) for node in graph.node if id(node) not in drop]
+    # A QuantizeLinear feeds Q, K and V at once: it goes when nothing reads it any more.
+    used = {name for node in nodes for name in node.input}
+    nodes = [n for n in nodes if n.op_type != "QuantizeLinear" or n.output[0] in used]
+    return _with_nodes(model, nodes, new_weights)
+
+
+def _with_nodes(
+    model: onnx.ModelProto, nodes: list, new_weights: dict[str, np.ndarray]
+) -> onnx.ModelProto:
+    """`model` with `nodes` as its graph, the initializers they still read and `new_weights`."""
+    graph = model.graph
     del graph.node[:]
     graph.node.extend(nodes)
-    used = {name for node in graph.node for name in node.input}
+    used = {name for node in nodes for name in node.input}
     tensors = [t for t in graph.initializer if t.name in used]
     tensors += [numpy_helper.from_array(value, name) for name, value in new_weights.items()]
     del graph.initializer[:]
@@ -100,10 +162,15 @@ def main() -> int:
     parser.add_argument("--data", action="append", required=True, help="its training data")
     parser.add_argument("--calibration-texts", type=int, default=512)
     parser.add_argument(
-        "--no-per-channel",
-        dest="per_channel",
-        action="store_false",
-        help="one weight scale per matrix (export --no-per-channel): as fast as dynamic int8 here",
+        "--per-channel",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="one weight scale per output channel, or per matrix (export's flag and default)",
+    )
+    parser.add_argument(
+        "--weights",
+        default="the dynamic int8 file's, dequantised",
+        help="where the weights came from, for inference.json's calibration_source",
     )
     args = parser.parse_args()
     folder = args.folder
@@ -125,7 +192,7 @@ def main() -> int:
         shutil.copyfile(work / "model.int8.onnx", folder / "model.int8.onnx")
     where = quantization.calibration_source
     info.quantization = quantization.model_copy(
-        update={"calibration_source": f"{where} (weights: the dynamic int8 file's, dequantised)"}
+        update={"calibration_source": f"{where} (weights: {args.weights})"}
     )
     write_inference(folder, info)
     print(f"{folder}/model.int8.onnx: static int8 from its own weights, calibrated on {where}")

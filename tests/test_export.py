@@ -24,6 +24,7 @@ from modeldistill.cli import main
 from modeldistill.data.config import DataConfig
 from modeldistill.errors import UserError
 from modeldistill.export.config import ExportConfig
+from modeldistill.export.export import export_model
 from modeldistill.inference.classifier import Classifier
 from modeldistill.settings import to_jsonable
 from modeldistill.train.run import TrainConfig
@@ -106,17 +107,17 @@ def test_export_writes_everything(trained, tmp_path, capsys):
     assert classifier.backend == "onnx-int8" and classifier.metrics == METRICS.to_dict()
 
 
-@pytest.mark.parametrize("quantization", ["static", "dynamic", "static-gelu"])
+@pytest.mark.parametrize("quantization", ["static", "dynamic", "static-gelu-fp32"])
 def test_int8_weights_have_one_scale_per_output_channel(trained, tmp_path, quantization):
-    """With --per-channel, every quantised matrix product has one scale per output channel
-    (embedding lookups keep one scale per table)."""
+    """With --per-channel every quantised matrix product has one scale per output channel
+    (embedding lookups keep one scale per table), static ones 7-bit."""
     import onnx
     from onnx import numpy_helper
 
     out = tmp_path / "deploy"
     method, _, gelu = quantization.partition("-")
     argv = ["export", str(trained), "--out", str(out), "--int8", "--quantization", method]
-    assert main(argv + ["--per-channel"] + ["--quantize-gelu-inputs"] * bool(gelu)) == 0
+    assert main(argv + ["--per-channel"] + ["--gelu-input-range", "0"] * bool(gelu)) == 0
     graph = onnx.load(out / "model.int8.onnx").graph
     scales = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     if quantization == "dynamic":
@@ -124,16 +125,25 @@ def test_int8_weights_have_one_scale_per_output_channel(trained, tmp_path, quant
         matmul_scales = [scales[w.removesuffix("_quantized") + "_scale"] for w in weights]
         assert len(matmul_scales) >= 4 * 6 + 2  # 4 layers × 6 products, pooler, classifier
     else:
-        # QLinearMatMul(a, a_scale, a_zero, b, b_scale, ...): static leaves the attention
-        # products and the GELU-fed down-projections in fp32, so 5 of each layer's 6 weights.
-        # --quantize-gelu-inputs quantises the down-projections too: all 6.
-        per_layer = 6 if gelu else 5
-        matmul_scales = [scales[n.input[4]] for n in graph.node if n.op_type == "QLinearMatMul"]
+        # MatMulIntegerToFloat(a, b, a_scale, b_scale, ...), and no QLinearMatMul left: static
+        # leaves the attention products in fp32, and with --gelu-input-range 0 the GELU-fed
+        # down-projections too, so 5 of each layer's 6 weights; the tiny model's GELU outputs
+        # are within the default range: all 6.
+        per_layer = 5 if gelu else 6
+        ops = [n.op_type for n in graph.node]
+        assert "QLinearMatMul" not in ops
+        matmul_scales = [
+            scales[n.input[3]] for n in graph.node if n.op_type == "MatMulIntegerToFloat"
+        ]
         assert len(matmul_scales) == 4 * per_layer
-        assert sum(n.op_type == "MatMul" for n in graph.node) == 4 * (8 - per_layer)
+        assert ops.count("MatMul") == 4 * (8 - per_layer)
+        quantization = read_inference(out).quantization
+        assert quantization.fp32_matmuls == 4 * (8 - per_layer)
+        assert quantization.reduce_range is True
+        assert len(quantization.gelu_input_ranges) == 4
         assert read_inference(out).checks["onnx-int8"].batch_difference <= 1e-4
         # word, position and token-type embedding tables are int8 too
-        assert read_inference(out).quantization.quantized_embeddings == 3
+        assert quantization.quantized_embeddings == 3
     assert all(scale.ndim == 1 and scale.size > 1 for scale in matmul_scales)
 
 
@@ -148,13 +158,55 @@ def test_one_scale_per_matrix_by_default_and_batch_invariance_kept(trained, tmp_
     graph = onnx.load(out / "model.int8.onnx").graph
     scales = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     if method == "static":
-        matmul_scales = [scales[n.input[4]] for n in graph.node if n.op_type == "QLinearMatMul"]
+        matmul_scales = [
+            scales[n.input[3]] for n in graph.node if n.op_type == "MatMulIntegerToFloat"
+        ]
         assert read_inference(out).checks["onnx-int8"].batch_difference <= 1e-4
     else:
         weights = [n.input[1] for n in graph.node if n.op_type == "MatMulInteger"]
         matmul_scales = [scales[w.removesuffix("_quantized") + "_scale"] for w in weights]
     assert matmul_scales and all(scale.size == 1 for scale in matmul_scales)
     assert read_inference(out).quantization.per_channel is False
+
+
+def test_float_output_matmuls_compute_what_qlinearmatmul_computed(tiny_bert_dir, tmp_path):
+    """The rewrite of QLinearMatMul -> DequantizeLinear -> Add into MatMulIntegerToFloat keeps
+    the graph's results, up to the one uint8 rounding of each product it removes."""
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+    from modeldistill.export.calibration import calibration_reader
+    from modeldistill.export.onnx import float_output_matmuls
+    from modeldistill.inference.samples import CHECK_TEXTS
+
+    out = export_model(tiny_bert_dir, ExportConfig(out=tmp_path / "fp32", onnx=True))
+    qlinear, rewritten = tmp_path / "qlinear.onnx", tmp_path / "rewritten.onnx"
+    quantize_static(
+        str(out / "model.onnx"),
+        str(qlinear),
+        calibration_reader(out, CHECK_TEXTS, 128),
+        quant_format=QuantFormat.QOperator,
+        op_types_to_quantize=["MatMul"],
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
+    shutil.copyfile(qlinear, rewritten)
+    count = float_output_matmuls(rewritten)
+    before = sum(n.op_type == "QLinearMatMul" for n in onnx.load(str(qlinear)).graph.node)
+    after = [n.op_type for n in onnx.load(str(rewritten)).graph.node]
+    assert count == before > 0 and after.count("MatMulIntegerToFloat") == count
+    assert "QLinearMatMul" not in after
+
+    classifier = Classifier.load(out, backend="onnx")
+    sessions = [ort.InferenceSession(str(p)) for p in (out / "model.onnx", qlinear, rewritten)]
+    names = {item.name for item in sessions[0].get_inputs()}
+    for _, feeds in classifier.batches(classifier.tokenize(CHECK_TEXTS)):
+        feeds = {key: value for key, value in feeds.items() if key in names}
+        fp32, old, new = (session.run(None, feeds)[0] for session in sessions)
+        assert np.abs(new - old).max() < 0.05
+        # one rounding fewer: at least as close to fp32
+        assert np.abs(new - fp32).mean() <= np.abs(old - fp32).mean() * 1.05
 
 
 def test_export_with_data_calibrates_on_training_texts_and_fits_a_temperature(

@@ -17,6 +17,7 @@ from modeldistill.artifacts import read_inference, write_inference
 from modeldistill.errors import UserError
 from modeldistill.export.config import ExportConfig
 from modeldistill.export.export import export_model
+from modeldistill.export.onnx import STATIC_FORMAT
 from modeldistill.inference.classifier import Classifier, Prediction, TextTooLong
 from modeldistill.inference.samples import CALIBRATION_FALLBACK, CHECK_TEXTS
 from modeldistill.paths import REPO_ROOT
@@ -148,7 +149,7 @@ def test_dynamic_int8_breaks_the_batch_contract(separated_dynamic):
 
 def test_static_int8_records_how_it_was_calibrated(separated):
     info = read_inference(separated)
-    assert info.quantization.method == "static" and info.quantization.format == "QOperator"
+    assert info.quantization.method == "static" and info.quantization.format == STATIC_FORMAT
     assert info.quantization.calibration_texts == len(CHECK_TEXTS) + len(CALIBRATION_FALLBACK)
     assert "CALIBRATION_FALLBACK" in info.quantization.calibration_source
     assert info.checks["onnx-int8"].batch_difference <= 1e-4

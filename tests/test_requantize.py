@@ -1,10 +1,11 @@
-"""scripts/requantize_shipped.py: a dynamic int8 file turned back into its fp32 graph computes what
-the fp32 export computes, up to the int8 rounding of its weights."""
+"""scripts/requantize_shipped.py: a dynamic or a QLinearMatMul static int8 file turned back into its
+fp32 graph computes what the fp32 export computes, up to the int8 rounding of its weights."""
 
 from __future__ import annotations
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 
 from helpers import load_script
 from modeldistill.export.config import ExportConfig
@@ -13,15 +14,44 @@ from modeldistill.inference import Classifier
 from modeldistill.inference.samples import CHECK_TEXTS
 
 
-def test_a_dynamic_int8_file_dequantises_to_its_fp32_graph(tiny_bert_dir, tmp_path):
+def _qlinear_file(out, path):
+    """The static file this project wrote before MatMulIntegerToFloat: QLinearMatMul and int8
+    embedding tables."""
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+    from modeldistill.export.calibration import calibration_reader
+    from modeldistill.export.onnx import _static_nodes
+
+    # weight MatMuls and embedding lookups, as that export chose them
+    nodes, _, _ = _static_nodes(out / "model.onnx", {}, 0.0)
+    quantize_static(
+        str(out / "model.onnx"),
+        str(path),
+        calibration_reader(out, CHECK_TEXTS, 128),
+        quant_format=QuantFormat.QOperator,
+        op_types_to_quantize=["MatMul", "Gather"],
+        nodes_to_quantize=nodes,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
+    return path
+
+
+@pytest.mark.parametrize("method", ["dynamic", "static-qlinear"])
+def test_an_int8_file_dequantises_to_its_fp32_graph(tiny_bert_dir, tmp_path, method):
     import onnx
 
     out = export_model(
         tiny_bert_dir, ExportConfig(out=tmp_path / "dyn", int8=True, quantization="dynamic")
     )
-    graph = load_script("requantize_shipped").dequantized_graph(out / "model.int8.onnx")
+    int8 = out / "model.int8.onnx"
+    if method == "static-qlinear":
+        int8 = _qlinear_file(out, tmp_path / "qlinear.onnx")
+        assert "QLinearMatMul" in {node.op_type for node in onnx.load(str(int8)).graph.node}
+    graph = load_script("requantize_shipped").dequantized_graph(int8)
     ops = {node.op_type for node in graph.graph.node}
-    assert not ops & {"MatMulInteger", "DynamicQuantizeLinear"}
+    assert not ops & {"MatMulInteger", "DynamicQuantizeLinear", "QLinearMatMul", "QuantizeLinear"}
+    assert not ops & {"DequantizeLinear"} or method == "dynamic"
     path = tmp_path / "dequantized.onnx"
     onnx.save(graph, str(path))
 

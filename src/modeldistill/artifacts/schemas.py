@@ -277,6 +277,9 @@ class Quantization(_Strict):
     quantized_matmuls: int | None = None
     quantized_embeddings: int | None = None
     fp32_matmuls: int | None = None
+    reduce_range: bool | None = None  # 7-bit weights
+    gelu_input_range: float | None = None  # the limit: wider GELU-fed inputs stay fp32
+    gelu_input_ranges: dict[str, float] | None = None  # each GELU-fed MatMul's, calibrated
     calibration_texts: int | None = None
     calibration_source: str | None = None
 

@@ -64,4 +64,7 @@ def calibration_reader(folder: Path, texts: list[str], max_length: int) -> Any:
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self._batches, None)
 
+        def rewind(self) -> None:
+            self._batches = iter(batches)
+
     return PaddedBatches()
