@@ -3,8 +3,8 @@ no longer depend on the texts batched with it. For folders whose fp32 weights ar
 models/default (their export is the better route when the weights exist):
 
     python scripts/requantize_shipped.py models/default --data recipes/general.yaml \
-        --weights "the static QLinearMatMul file's of commit 9d92ce8, dequantised; its own were \
-the dynamic file's of commit 3a2f2f2, dequantised"
+        --weights "the static QLinearMatMul file's, dequantised; its own were the dynamic \
+file's of commit 3a2f2f2, dequantised"
 
 1. model.int8.onnx is turned back into an fp32 graph. A dynamic file (onnxruntime's dynamic
    quantisation): each DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul chain becomes one
@@ -17,9 +17,9 @@ the dynamic file's of commit 3a2f2f2, dequantised"
    batches of training texts from --data), and the folder's inference.json records it.
 3. scripts/refresh_shipped.py then refits the temperature and the threshold and re-scores it.
 
-The shipped folders were first re-quantised from the dynamic files of commit 3a2f2f2, then from
-their static files of commit 9d92ce8 (`git show 9d92ce8:models/default/model.int8.onnx >
-model.int8.onnx` gives that starting point back); a file of neither kind is refused.
+The shipped folders were re-quantised from the dynamic files of commit 3a2f2f2 (`git show
+3a2f2f2:models/default/model.int8.onnx > model.int8.onnx` gives that starting point back). Their
+static files can be undone the same way (say so with --weights); a file of neither kind is refused.
 """
 
 from __future__ import annotations
@@ -39,17 +39,14 @@ from modeldistill.data.config import DataConfig
 from modeldistill.data.splits import load_splits
 from modeldistill.export.config import ExportConfig
 from modeldistill.export.export import quantize_folder
+from modeldistill.export.onnx import tensor_consumers
 
 
 def _graph_maps(graph: onnx.GraphProto) -> tuple[dict, dict, dict[str, list]]:
     """(initializer arrays by name, the node writing each tensor, the nodes reading each)."""
     weights = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
     producer = {output: node for node in graph.node for output in node.output}
-    consumers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-    return weights, producer, consumers
+    return weights, producer, tensor_consumers(graph)
 
 
 def dequantized_graph(int8_path: Path) -> onnx.ModelProto:

@@ -17,13 +17,16 @@ from modeldistill.inference.samples import CHECK_TEXTS
 def _qlinear_file(out, path):
     """The static file this project wrote before MatMulIntegerToFloat: QLinearMatMul and int8
     embedding tables."""
+    import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     from modeldistill.export.calibration import calibration_reader
-    from modeldistill.export.onnx import _static_nodes
+    from modeldistill.export.onnx import _gelu_fed, _static_nodes
 
-    # weight MatMuls and embedding lookups, as that export chose them
-    nodes, _, _ = _static_nodes(out / "model.onnx", {}, 0.0)
+    # weight MatMuls but the GELU-fed ones, and embedding lookups, as that export chose them
+    graph = onnx.load(str(out / "model.onnx")).graph
+    weighted, fed = _gelu_fed(graph)
+    nodes, _, _ = _static_nodes(graph, weighted, {node.name for node in fed})
     quantize_static(
         str(out / "model.onnx"),
         str(path),

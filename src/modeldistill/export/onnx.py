@@ -85,9 +85,14 @@ def quantize_int8(
         return {"method": "dynamic", "per_channel": per_channel}
     if calibration is None:
         raise ValueError("static quantisation needs a calibration reader")
-    ranges = _gelu_input_ranges(source, calibration)
+    import onnx
+
+    graph = onnx.load(str(source), load_external_data=False).graph
+    weighted, fed = _gelu_fed(graph)
+    ranges = _input_ranges(source, fed, calibration)
     calibration.rewind()
-    nodes, gathers, kept = _static_nodes(source, ranges, gelu_input_range)
+    too_wide = {name for name, width in ranges.items() if width > gelu_input_range}
+    nodes, gathers, kept = _static_nodes(graph, weighted, too_wide)
     # Fixed activation scales make each row's arithmetic independent of the other rows, so a
     # text's scores do not depend on its batch. Only weight MatMuls and the embedding lookups:
     # quantising the attention products and other ops left batch dependence and lost accuracy.
@@ -123,6 +128,15 @@ def quantize_int8(
     }
 
 
+def tensor_consumers(graph: Any) -> dict[str, list[Any]]:
+    """The nodes of an ONNX graph that read each tensor, by tensor name."""
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    return consumers
+
+
 def _gelu_fed(graph: Any) -> tuple[list[Any], list[Any]]:
     """(the MatMuls with a weight matrix, those of them whose input comes from a GELU)."""
     constants = {item.name for item in graph.initializer}
@@ -138,18 +152,15 @@ def _gelu_fed(graph: Any) -> tuple[list[Any], list[Any]]:
     return weighted, [node for node in weighted if after_gelu(node.input[0])]
 
 
-def _gelu_input_ranges(source: Path, calibration: Any) -> dict[str, float]:
-    """The calibrated range (max - min over the calibration batches) of each GELU-fed MatMul's
-    input, by node name: onnxruntime's own MinMax calibrator, as quantize_static runs it."""
+def _input_ranges(source: Path, matmuls: list[Any], calibration: Any) -> dict[str, float]:
+    """The calibrated range (max - min over the calibration batches) of each of `matmuls`'
+    inputs, by node name: onnxruntime's own MinMax calibrator, as quantize_static runs it."""
     import tempfile
 
     import numpy as np
-    import onnx
     from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator
 
-    graph = onnx.load(str(source), load_external_data=False).graph
-    _, fed = _gelu_fed(graph)
-    if not fed:
+    if not matmuls:
         return {}
     with tempfile.TemporaryDirectory() as scratch:
         calibrator = create_calibrator(
@@ -161,31 +172,24 @@ def _gelu_input_ranges(source: Path, calibration: Any) -> dict[str, float]:
         calibrator.collect_data(calibration)
         data = calibrator.compute_data()
     widths = {}
-    for node in fed:
+    for node in matmuls:
         low, high = data[node.input[0]].range_value
         widths[node.name] = float(np.max(high) - np.min(low))
     return widths
 
 
 def _static_nodes(
-    source: Path, gelu_ranges: dict[str, float], gelu_input_range: float
+    graph: Any, weighted: list[Any], kept_fp32: set[str]
 ) -> tuple[list[str], int, int]:
     """(names of the nodes to quantise, how many of them are embedding lookups, how many MatMuls
     stay fp32).
 
-    Quantised: products with a weight matrix, and lookups in an embedding table. Left in fp32:
-    the attention products (both sides are activations) and the GELU-fed MatMuls (feed-forward
-    down-projections, a classifier after tanh) whose calibrated input range is wider than
-    `gelu_input_range`: a GELU's rare large outputs stretch a single fixed scale until its common
-    small values lose their resolution."""
-    import onnx
-
-    graph = onnx.load(str(source), load_external_data=False).graph
-    weighted, fed = _gelu_fed(graph)
-    too_wide = {
-        node.name for node in fed if gelu_ranges.get(node.name, float("inf")) > gelu_input_range
-    }
-    chosen = [node.name for node in weighted if node.name not in too_wide]
+    Quantised: the products with a weight matrix (`weighted`) not named in `kept_fp32`, and the
+    lookups in an embedding table. Left in fp32: the attention products (both sides are
+    activations) and `kept_fp32`, the GELU-fed MatMuls (feed-forward down-projections, a
+    classifier after tanh) whose calibrated input range is too wide: a GELU's rare large outputs
+    stretch a single fixed scale until its common small values lose their resolution."""
+    chosen = [node.name for node in weighted if node.name not in kept_fp32]
     constants = {item.name for item in graph.initializer}
     lookups = [
         node.name for node in graph.node if node.op_type == "Gather" and node.input[0] in constants
@@ -210,10 +214,7 @@ def float_output_matmuls(path: Path) -> int:
     graph = model.graph
     constants = {item.name: item for item in graph.initializer}
     outputs = {item.name for item in graph.output}
-    consumers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    consumers = tensor_consumers(graph)
     replaced: dict[int, Any] = {}
     dropped: set[int] = set()
     for node in graph.node:
@@ -224,11 +225,9 @@ def float_output_matmuls(path: Path) -> int:
         if len(after) != 1 or after[0].op_type != "DequantizeLinear":
             continue
         dequantize = after[0]
-        inputs, result, gone = (
-            [a, b, a_scale, b_scale, a_zero, b_zero],
-            dequantize.output[0],
-            [dequantize],
-        )
+        inputs = [a, b, a_scale, b_scale, a_zero, b_zero]
+        result = dequantize.output[0]
+        gone = [dequantize]
         bias_add = consumers.get(result, [])
         if len(bias_add) == 1 and bias_add[0].op_type == "Add" and result not in outputs:
             other = [name for name in bias_add[0].input if name != result]
