@@ -128,6 +128,13 @@ def test_fullwidth_mathematical_and_circled_letters_become_plain():
     ("spaced", "joined"),
     [
         ("I m m i g r a n t s are welcome", "Immigrants are welcome"),
+        ("I r e p o r t e d the post", "I reported the post"),
+        ("i h a t e mondays", "i hate mondays"),
+        ("they are a p l a g u e", "they are a plague"),
+        ("A d i s a b l e d person", "A disabled person"),
+        ("I s l a m is a faith", "Islam is a faith"),
+        ("what an a s s", "what an ass"),
+        ("a b e t t e r place", "a better place"),
         ("we i n v i t e them", "we invite them"),
         ("they are d i s g u s t i n g", "they are disgusting"),
         ("k.i.l.l them", "kill them"),

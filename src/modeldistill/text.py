@@ -19,6 +19,7 @@ import html
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 # Characters that show nothing: controls (Cc), format characters (Cf: zero-width space, soft
 # hyphen, word joiner, byte-order mark, bidi marks) and separators (Z*). Marks (Mn, Me: variation
@@ -109,6 +110,7 @@ _JOINERS = re.compile(
     f"(?<=[{_LATIN_OR_DIGIT}])[\u200c\u200d\u034f]+|[\u200c\u200d\u034f]+(?=[{_LATIN_OR_DIGIT}])"
 )
 _LETTERS = re.compile(r"[^\W\d_]+")
+_ONE_LETTER_WORDS = "aAiI"
 # Three or more single letters with the same separator between them: "h a t e", "k.i.l.l".
 _SPACED = re.compile(
     r"(?<![^\W\d_])[^\W\d_](?P<sep>[ .*_-])(?:[^\W\d_](?P=sep))+[^\W\d_](?![^\W\d_])"
@@ -227,11 +229,31 @@ def deobfuscate_characters(text: str) -> str:
     return map_lookalikes(remove_invisible(resolve_bidi(text)))
 
 
+@functools.cache
+def _english_words() -> Any:
+    """pyspellchecker's English word list (a frequency table), loaded the first time a spelt-out
+    run starts with a one-letter word."""
+    from spellchecker import SpellChecker
+
+    return SpellChecker(language="en", distance=1).word_frequency
+
+
+def _join_letters(match: re.Match) -> str:
+    letters = match.group(0)[::2]
+    # A run that starts with a one-letter word is either one word ("I s l a m", "a s s") or that
+    # word and a spelt-out one ("I r e p o r t e d", "a p l a g u e"): the word list decides.
+    if letters[0] in _ONE_LETTER_WORDS:
+        counts = _english_words()
+        # The list's rarest entries (counted 50 times: "abetter", "ss") are mostly fragments.
+        if counts[letters.lower()] <= 50 < counts[letters[1:].lower()]:
+            return f"{letters[0]} {letters[1:]}"
+    return letters
+
+
 def join_spaced_letters(text: str) -> str:
-    """Words spelt out letter by letter joined again: "h a t e" -> "hate", "k.i.l.l" -> "kill";
-    two single letters ("a b") stay as they are."""
-    # A leading "I" or "a" is joined too: "I m m i g r a n t s" is commoner than "I h a t e".
-    return _SPACED.sub(lambda match: match.group(0)[::2], text)
+    """Words spelt out letter by letter joined again: "h a t e" -> "hate", "k.i.l.l" -> "kill",
+    "I r e p o r t e d" -> "I reported"; two single letters ("a b") stay as they are."""
+    return _SPACED.sub(_join_letters, text)
 
 
 def _unleet(match: re.Match) -> str:

@@ -19,7 +19,9 @@ from modeldistill.serve.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-WARM_UP_TEXT = "warm-up: the model answers before the server says it is ready"
+# Its Cyrillic "\u0430" and spelt-out "I a m" make a de-obfuscating model load its lookalike table
+# and word list now, not on the first client request that needs them.
+WARM_UP_TEXT = "warm-up: the model answers before the server says I a m re\u0430dy"
 
 
 @dataclass
