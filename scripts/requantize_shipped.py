@@ -37,7 +37,7 @@ from onnx import helper, numpy_helper
 from modeldistill.artifacts import read_inference, write_inference
 from modeldistill.data.config import DataConfig
 from modeldistill.data.splits import load_splits
-from modeldistill.export.config import ExportConfig
+from modeldistill.export.config import GELU_INPUT_RANGE, ExportConfig
 from modeldistill.export.export import quantize_folder
 from modeldistill.export.onnx import tensor_consumers
 
@@ -165,6 +165,12 @@ def main() -> int:
         help="one weight scale per output channel, or per matrix (export's flag and default)",
     )
     parser.add_argument(
+        "--gelu-input-range",
+        type=float,
+        default=GELU_INPUT_RANGE,
+        help="a GELU-fed MatMul is int8 when its calibrated input range is at most this (export's flag)",
+    )
+    parser.add_argument(
         "--weights",
         default="the dynamic int8 file's, dequantised",
         help="where the weights came from, for inference.json's calibration_source",
@@ -184,6 +190,7 @@ def main() -> int:
             max_length=info.max_length,
             calibration_texts=args.calibration_texts,
             per_channel=args.per_channel,
+            gelu_input_range=args.gelu_input_range,
         )
         quantization = quantize_folder(work, config, splits, ", ".join(args.data))
         shutil.copyfile(work / "model.int8.onnx", folder / "model.int8.onnx")
