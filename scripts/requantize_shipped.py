@@ -37,7 +37,7 @@ from onnx import helper, numpy_helper
 from modeldistill.artifacts import read_inference, write_inference
 from modeldistill.data.config import DataConfig
 from modeldistill.data.splits import load_splits
-from modeldistill.export.config import GELU_INPUT_RANGE, ExportConfig
+from modeldistill.export.config import GELU_INPUT_RANGE, SMOOTHING_ALPHA, ExportConfig
 from modeldistill.export.export import quantize_folder
 from modeldistill.export.onnx import tensor_consumers
 
@@ -171,6 +171,12 @@ def main() -> int:
         help="a GELU-fed MatMul is int8 when its calibrated input range is at most this (export's flag)",
     )
     parser.add_argument(
+        "--smoothing-alpha",
+        type=float,
+        default=SMOOTHING_ALPHA,
+        help="SmoothQuant strength before static int8, 0: off (export's flag)",
+    )
+    parser.add_argument(
         "--weights",
         default="the dynamic int8 file's, dequantised",
         help="where the weights came from, for inference.json's calibration_source",
@@ -191,6 +197,7 @@ def main() -> int:
             calibration_texts=args.calibration_texts,
             per_channel=args.per_channel,
             gelu_input_range=args.gelu_input_range,
+            smoothing_alpha=args.smoothing_alpha,
         )
         quantization = quantize_folder(work, config, splits, ", ".join(args.data))
         shutil.copyfile(work / "model.int8.onnx", folder / "model.int8.onnx")

@@ -141,6 +141,9 @@ def test_int8_weights_have_one_scale_per_output_channel(trained, tmp_path, quant
         assert quantization.fp32_matmuls == 4 * (8 - per_layer)
         assert quantization.reduce_range is True
         assert len(quantization.gelu_input_ranges) == 4
+        # SmoothQuant by default on the inputs not fed by a GELU: Q/K/V, attention output and
+        # up-projection of each layer.
+        assert (quantization.smoothing_alpha, quantization.smoothed_inputs) == (0.8, 4 * 3)
         assert read_inference(out).checks["onnx-int8"].batch_difference <= 1e-4
         # word, position and token-type embedding tables are int8 too
         assert quantization.quantized_embeddings == 3

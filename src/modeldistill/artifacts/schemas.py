@@ -280,6 +280,8 @@ class Quantization(_Strict):
     reduce_range: bool | None = None  # 7-bit weights
     gelu_input_range: float | None = None  # the limit: wider GELU-fed inputs stay fp32
     gelu_input_ranges: dict[str, float] | None = None  # each GELU-fed MatMul's, calibrated
+    smoothing_alpha: float | None = None  # SmoothQuant's (0: none); absent in older files
+    smoothed_inputs: int | None = None  # MatMul input tensors smoothed
     calibration_texts: int | None = None
     calibration_source: str | None = None
 

@@ -257,7 +257,13 @@ def quantize_folder(
     texts, where = calibration_texts(splits, data_name, config.calibration_texts)
     reader = calibration_reader(out_dir, texts, config.max_length)
     record = quantize_int8(
-        source, target, "static", reader, config.gelu_input_range, config.per_channel
+        source,
+        target,
+        "static",
+        reader,
+        config.gelu_input_range,
+        config.per_channel,
+        config.smoothing_alpha,
     )
     return Quantization(**record, calibration_texts=len(texts), calibration_source=where)
 
