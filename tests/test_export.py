@@ -389,6 +389,36 @@ def test_bench_measures_every_backend(trained, tmp_path, capsys):
     assert main(["bench", "--model", str(tmp_path / "nowhere")]) == 2
 
 
+def test_bench_times_every_model_in_turn_round_by_round(trained, tmp_path, monkeypatch):
+    from modeldistill.inference import bench
+
+    out = tmp_path / "deploy"
+    assert main(["export", str(trained), "--out", str(out), "--int8"]) == 0
+    timed = []
+    real = bench._time_calls
+
+    def recording(classifier, texts, batch, first, count):
+        timed.append((classifier.backend, batch, first, count))
+        return real(classifier, texts, batch, first, count)
+
+    monkeypatch.setattr(bench, "_time_calls", recording)
+    config = bench.BenchConfig(
+        backends=["onnx", "onnx-int8"], batch_sizes=[2], calls=5, warmup=1, rounds=2
+    )
+    report = bench.run_bench([out], config)
+    # Warm-up of each, then round 1 (2 calls each, in turn), then round 2 (the other 3).
+    assert timed == [
+        ("onnx", 2, 0, 1),
+        ("onnx-int8", 2, 0, 1),
+        ("onnx", 2, 1, 2),
+        ("onnx-int8", 2, 1, 2),
+        ("onnx", 2, 3, 3),
+        ("onnx-int8", 2, 3, 3),
+    ]
+    assert all(row["texts_per_s"] > 0 for row in report["results"])
+    assert bench.BenchConfig(calls=3).rounds == 3
+
+
 def test_int8_only_export_card_metrics_are_reproduced_by_evaluate(
     trained, small_csv, tmp_path, capsys
 ):

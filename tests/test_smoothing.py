@@ -60,7 +60,8 @@ def _one_matmul(path: Path, weight: np.ndarray) -> None:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["rows", 8])],
         [numpy_helper.from_array(weight, "w")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    # IR version 8 (opset 17's): the oldest onnxruntime the project supports reads no newer.
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     onnx.save(model, str(path))
 
 

@@ -7,6 +7,10 @@ size: latency p50/p95 of one `Classifier.predict` call (tokenising included, as 
 p50 of the tokenising alone, texts/s, size of the weights file, and label agreement with the
 model's own PyTorch fp32 labels on the validation split (or on a fixed list of sentences without
 --data); with --data also the macro-F1 on that split. Prints a markdown table and writes everything as JSON.
+
+Every model and backend is loaded first, then timed in turn: the calls of each batch size are
+split into `--rounds` rounds, and each round times every model × backend once, so a slow spell of
+a shared machine falls on all of them alike instead of on whichever was measured then.
 """
 
 from __future__ import annotations
@@ -36,6 +40,11 @@ class BenchConfig:
     batch_sizes: list[int] = option([1, 32], "batch sizes to measure")
     calls: int = option(50, "timed predict calls per model, backend and batch size")
     warmup: int = option(3, "untimed calls first (graph optimisation, caches)")
+    rounds: int = option(
+        5,
+        "the --calls of each batch size are split into this many rounds, every model x backend "
+        "timed once per round in turn (1: each measured in one go; at most --calls)",
+    )
     threads: int | None = option(None, "CPU threads per model (default: all available)")
     limit: int = option(2000, "at most this many texts for agreement and F1")
 
@@ -45,6 +54,8 @@ class BenchConfig:
         require(all(1 <= b <= 4096 for b in self.batch_sizes), "--batch-sizes must be 1..4096")
         require(1 <= self.calls <= 100_000, f"--calls must be 1..100000, got {self.calls}")
         require(self.warmup >= 0 and self.limit >= 1, "--warmup must be >= 0 and --limit >= 1")
+        require(self.rounds >= 1, f"--rounds must be at least 1, got {self.rounds}")
+        self.rounds = min(self.rounds, self.calls)  # a round times at least one call
 
 
 def _texts_and_labels(config: BenchConfig) -> tuple[list[str], list[str] | None]:
@@ -60,26 +71,40 @@ def _texts_and_labels(config: BenchConfig) -> tuple[list[str], list[str] | None]
     return list(part["text"]), [splits.labels[i] for i in part["label"]]
 
 
-def _time_calls(classifier: Classifier, texts: list[str], batch: int, config: BenchConfig):
-    """Per-call latencies in seconds of whole predict calls and of their tokenising alone,
-    cycling through the texts in batches of `batch`."""
+def _time_calls(classifier: Classifier, texts: list[str], batch: int, first: int, count: int):
+    """Latencies in seconds of `count` whole predict calls and of their tokenising alone, the
+    calls numbered from `first` (call n reads texts n*batch onwards, cycling)."""
     latencies, tokenising = [], []
-    for call in range(config.warmup + config.calls):
+    for call in range(first, first + count):
         chunk = [texts[(call * batch + i) % len(texts)] for i in range(batch)]
         began = time.perf_counter()
         classifier.predict(chunk)
         predicted = time.perf_counter()
         classifier.tokenize(chunk)
-        if call >= config.warmup:
-            latencies.append(predicted - began)
-            tokenising.append(time.perf_counter() - predicted)
+        latencies.append(predicted - began)
+        tokenising.append(time.perf_counter() - predicted)
     return latencies, tokenising
 
 
-def bench_model(model: Path, config: BenchConfig, texts: list[str], truth: list[str] | None):
+@dataclass
+class _Measured:
+    """One model x backend: loaded, scored, and the latencies gathered over the rounds."""
+
+    model: Path
+    backend: str
+    classifier: Classifier
+    agreement: float | None
+    macro_f1: float | None
+    latencies: dict[int, list[float]]
+    tokenising: dict[int, list[float]]
+
+
+def _load_and_score(
+    model: Path, config: BenchConfig, texts: list[str], truth: list[str] | None
+) -> list[_Measured]:
     from sklearn.metrics import f1_score
 
-    rows: list[dict[str, Any]] = []
+    measured: list[_Measured] = []
     reference: list[str] | None = None
     # torch first: it is the reference that the others' labels are compared with.
     for backend in ("torch", *[b for b in config.backends if b != "torch"]):
@@ -102,28 +127,49 @@ def bench_model(model: Path, config: BenchConfig, texts: list[str], truth: list[
         macro_f1 = None
         if truth is not None:
             macro_f1 = f1_score(truth, labels, labels=sorted(set(truth)), average="macro")
-        for batch in config.batch_sizes:
-            latencies, tokenising = _time_calls(classifier, texts, batch, config)
-            p50 = statistics.median(latencies)
-            rows.append(
-                {
-                    "model": classifier.name,
-                    "path": str(model),
-                    "backend": backend,
-                    "batch_size": batch,
-                    "p50_ms": 1000 * p50,
-                    "p95_ms": 1000 * statistics.quantiles(latencies, n=20, method="inclusive")[-1]
-                    if len(latencies) > 1
-                    else 1000 * p50,
-                    "tokenize_p50_ms": 1000 * statistics.median(tokenising),
-                    "texts_per_s": batch * len(latencies) / sum(latencies),
-                    "size_mb": weights.stat().st_size / 1e6,
-                    "agreement": agreement,
-                    "macro_f1": macro_f1,
-                    "texts": len(texts),
-                }
-            )
-        del classifier
+        measured.append(_Measured(model, backend, classifier, agreement, macro_f1, {}, {}))
+    return measured
+
+
+def _time_in_rounds(measured: list[_Measured], config: BenchConfig, texts: list[str]) -> None:
+    for batch in config.batch_sizes:
+        for entry in measured:
+            _time_calls(entry.classifier, texts, batch, 0, config.warmup)
+        done = 0
+        for round_index in range(config.rounds):
+            count = config.calls * (round_index + 1) // config.rounds - done
+            for entry in measured:
+                latencies, tokenising = _time_calls(
+                    entry.classifier, texts, batch, config.warmup + done, count
+                )
+                entry.latencies.setdefault(batch, []).extend(latencies)
+                entry.tokenising.setdefault(batch, []).extend(tokenising)
+            done += count
+
+
+def _rows(entry: _Measured, batch_sizes: list[int], texts: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for batch in batch_sizes:
+        latencies = entry.latencies[batch]
+        p50 = statistics.median(latencies)
+        rows.append(
+            {
+                "model": entry.classifier.name,
+                "path": str(entry.model),
+                "backend": entry.backend,
+                "batch_size": batch,
+                "p50_ms": 1000 * p50,
+                "p95_ms": 1000 * statistics.quantiles(latencies, n=20, method="inclusive")[-1]
+                if len(latencies) > 1
+                else 1000 * p50,
+                "tokenize_p50_ms": 1000 * statistics.median(entry.tokenising[batch]),
+                "texts_per_s": batch * len(latencies) / sum(latencies),
+                "size_mb": (entry.model / BACKEND_FILES[entry.backend]).stat().st_size / 1e6,
+                "agreement": entry.agreement,
+                "macro_f1": entry.macro_f1,
+                "texts": len(texts),
+            }
+        )
     return rows
 
 
@@ -153,7 +199,9 @@ def run_bench(models: list[Path], config: BenchConfig) -> dict[str, Any]:
     import torch
 
     texts, truth = _texts_and_labels(config)
-    rows = [row for model in models for row in bench_model(model, config, texts, truth)]
+    measured = [entry for model in models for entry in _load_and_score(model, config, texts, truth)]
+    _time_in_rounds(measured, config, texts)
+    rows = [row for entry in measured for row in _rows(entry, config.batch_sizes, texts)]
     return {
         "config": to_jsonable(config),
         "models": [str(model) for model in models],
