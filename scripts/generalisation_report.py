@@ -124,7 +124,14 @@ def gather(runs: Path) -> dict:
                 for path in sorted((runs / "general-next").glob("seed*"))
                 if (path / "eval-general.json").is_file()
             },
+            # The rule applied to seed1234 (the first seed, against the model shipped then).
             "decision": _read(runs / "general-next" / "ship-decision.json"),
+            # Later seeds' own, each against the model shipped when it was trained.
+            "seed_decisions": {
+                path.name: _read(path / "ship-decision.json")
+                for path in sorted((runs / "general-next").glob("seed*"))
+                if (path / "ship-decision.json").is_file()
+            },
         },
         "loso": {
             source: {
@@ -431,7 +438,11 @@ def ensemble(results: dict, seed: dict) -> dict | None:
 
 
 def seeds(results: dict) -> dict:
-    runs = results["seeds"]
+    return _seed_table(results["seeds"])
+
+
+def _seed_table(runs: dict) -> dict:
+    """One row per seed of a recipe, and the mean and std over them."""
     rows = [
         {
             "name": name,
@@ -465,8 +476,14 @@ def next_recipe(results: dict) -> dict | None:
     runs, decision = found.get("seeds") or {}, found.get("decision")
     if not runs or decision is None:
         return None
+    later = found.get("seed_decisions") or {}
     return {
         "seeds": list(runs),
+        "table": _seed_table(runs),
+        "later": {
+            name: [row["target"] for row in later_decision["targets"] if not row["met"]]
+            for name, later_decision in later.items()
+        },
         "train_seconds": {name: _train_time(run) for name, run in runs.items()},
         "ship": decision["ship"],
         "targets": decision["targets"],
@@ -513,20 +530,23 @@ def context(results: dict) -> dict:
     }
 
 
-def _merge(stored: dict, gathered: dict) -> dict:
+def _merge(stored: dict, gathered: dict, top: bool = True) -> dict:
     """`stored` with every figure `gathered` found: what no run file under --runs holds (None,
     or an empty section) is kept as it was."""
     merged = dict(stored)
     for key, value in gathered.items():
         # a new set of seeds or variants replaces the old set: their mean is of one recipe
-        if key in ("seeds", "ablations") and value:
+        if top and key in ("seeds", "ablations") and value:
             merged[key] = value
-        # each remedy is judged against the base of its own set, which is run again with every
-        # set: one run per remedy is kept, the latest
-        elif key == "remedies" and value:
+        # Added to what is stored, the latest run of a name replacing the earlier: each remedy
+        # (judged against the base of its own set, which is run again with every set), and the
+        # next recipe's seeds and their decisions (from several machines and sessions).
+        elif value and (
+            (top and key == "remedies") or (not top and key in ("seeds", "seed_decisions"))
+        ):
             merged[key] = {**(stored.get(key) or {}), **value}
         elif isinstance(value, dict) and isinstance(stored.get(key), dict) and value:
-            merged[key] = _merge(stored[key], value)
+            merged[key] = _merge(stored[key], value, top=False)
         elif value:
             merged[key] = value
     return merged

@@ -75,3 +75,28 @@ def test_friendly_group_fpr_counts_only_friendly_sentences_that_name_a_group():
         {"case": "profanity without a target", "group": "none", "flagged": True},
     ]
     assert ship.friendly_group_fpr({"sentences": sentences}) == {"deaf": 0.5, "jews": 0.0}
+
+
+def test_merge_replaces_the_recipe_seeds_and_adds_the_next_recipes_seeds():
+    report = load_script("generalisation_report")
+    stored = {
+        "seeds": {"seed1234": "general, machine A"},
+        "next": {"seeds": {"seed1234": "next, machine A"}, "decision": "rule for seed1234"},
+    }
+    gathered = {
+        "seeds": {"seed7": "general, machine B"},
+        "next": {
+            "seeds": {"seed42": "next, machine B"},
+            "decision": None,
+            "seed_decisions": {"seed42": "rule for seed42"},
+        },
+    }
+    merged = report._merge(stored, gathered)
+    # A new set of the general recipe's seeds is one recipe's: it replaces the old set.
+    assert merged["seeds"] == {"seed7": "general, machine B"}
+    # The next recipe's seeds accumulate over machines; what was not found now is kept.
+    assert merged["next"] == {
+        "seeds": {"seed1234": "next, machine A", "seed42": "next, machine B"},
+        "decision": "rule for seed1234",
+        "seed_decisions": {"seed42": "rule for seed42"},
+    }
