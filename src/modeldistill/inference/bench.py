@@ -91,7 +91,6 @@ class _Measured:
     """One model x backend: loaded, scored, and the latencies gathered over the rounds."""
 
     model: Path
-    backend: str
     classifier: Classifier
     agreement: float | None
     macro_f1: float | None
@@ -127,7 +126,7 @@ def _load_and_score(
         macro_f1 = None
         if truth is not None:
             macro_f1 = f1_score(truth, labels, labels=sorted(set(truth)), average="macro")
-        measured.append(_Measured(model, backend, classifier, agreement, macro_f1, {}, {}))
+        measured.append(_Measured(model, classifier, agreement, macro_f1, {}, {}))
     return measured
 
 
@@ -156,7 +155,7 @@ def _rows(entry: _Measured, batch_sizes: list[int], texts: list[str]) -> list[di
             {
                 "model": entry.classifier.name,
                 "path": str(entry.model),
-                "backend": entry.backend,
+                "backend": entry.classifier.backend,
                 "batch_size": batch,
                 "p50_ms": 1000 * p50,
                 "p95_ms": 1000 * statistics.quantiles(latencies, n=20, method="inclusive")[-1]
@@ -164,7 +163,8 @@ def _rows(entry: _Measured, batch_sizes: list[int], texts: list[str]) -> list[di
                 else 1000 * p50,
                 "tokenize_p50_ms": 1000 * statistics.median(entry.tokenising[batch]),
                 "texts_per_s": batch * len(latencies) / sum(latencies),
-                "size_mb": (entry.model / BACKEND_FILES[entry.backend]).stat().st_size / 1e6,
+                "size_mb": (entry.model / BACKEND_FILES[entry.classifier.backend]).stat().st_size
+                / 1e6,
                 "agreement": entry.agreement,
                 "macro_f1": entry.macro_f1,
                 "texts": len(texts),
