@@ -13,6 +13,9 @@ OUT=${OUT:-runs/general/seed$SEED}
 TEACHER_EPOCHS=${TEACHER_EPOCHS:-2}
 STUDENT_EPOCHS=${STUDENT_EPOCHS:-3}
 HS18=${HS18:-../shared/data/hate_speech18}
+# The test split every candidate is compared on: the shipped model's recipe, so that a recipe
+# that adds sources (recipes/general-next.yaml) is not scored on its own extra rows.
+TEST_DATA=${TEST_DATA:-recipes/general.yaml}
 EXTRA=${EXTRA:-}  # one change at a time for ablations, e.g. EXTRA="--class-weighting none"
 md() { .venv/bin/python -m modeldistill "$@"; }
 COMMON="--data $DATA --emoji-names --seed $SEED --no-progress $EXTRA"
@@ -36,9 +39,9 @@ md evaluate "$OUT/export" --data "$DATA" --emoji-names --split validation --json
 md evaluate "$OUT/export" --data recipes/identity-validation.yaml --split validation --json \
   --output "$OUT/eval-identity-validation.json" >/dev/null
 [ -f "$OUT/teacher-eval-general.json" ] ||
-  md evaluate "$OUT/teacher" --data "$DATA" --emoji-names --json \
+  md evaluate "$OUT/teacher" --data "$TEST_DATA" --emoji-names --json \
     --output "$OUT/teacher-eval-general.json" >/dev/null
-md evaluate "$OUT/export" --data "$DATA" --emoji-names --json --output "$OUT/eval-general.json" >/dev/null
+md evaluate "$OUT/export" --data "$TEST_DATA" --emoji-names --json --output "$OUT/eval-general.json" >/dev/null
 md evaluate "$OUT/export" --data "$HS18" --hate-vs-rest --json --output "$OUT/eval-hs18.json" >/dev/null
 md check "$OUT/export" --json --out "$OUT/check.json" >/dev/null || true
 
@@ -52,4 +55,5 @@ mkdir -p "$BASE_OUT"
 [ -f "$BASE_OUT/eval-hs18.json" ] ||
   md evaluate "$BASE" --data "$HS18" --hate-vs-rest --json --output "$BASE_OUT/eval-hs18.json" >/dev/null
 [ -f "$BASE_OUT/check.json" ] || md check "$BASE" --json --out "$BASE_OUT/check.json" >/dev/null || true
+mkdir -p runs/general
 [ -f runs/general/data.json ] || md data --data "$DATA" --emoji-names --json >runs/general/data.json

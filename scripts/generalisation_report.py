@@ -118,6 +118,14 @@ def gather(runs: Path) -> dict:
             for path in sorted((runs / "remedies").glob("*"))
             if (path / "ablation.json").is_file()
         },
+        # Today's models/default scored as the seeds are (evaluate and check into runs/shipped).
+        "shipped": {
+            "eval_general": _read(runs / "shipped" / "eval-general.json"),
+            "eval_hs18": _read(runs / "shipped" / "eval-hs18.json"),
+            "check": _strip_check(_read(runs / "shipped" / "check.json")),
+        }
+        if (runs / "shipped" / "eval-general.json").is_file()
+        else None,
         "next": {
             "seeds": {
                 path.name: _model_runs(path)
@@ -477,21 +485,79 @@ def next_recipe(results: dict) -> dict | None:
     if not runs or decision is None:
         return None
     later = found.get("seed_decisions") or {}
+    table = _seed_table(runs)
+    missed = [
+        [row["target"] for row in each["targets"] if not row["met"]]
+        for each in (decision, *later.values())
+    ]
+    by_validation = [row for row in table["rows"] if row["validation"] is not None]
     return {
         "seeds": list(runs),
-        "table": _seed_table(runs),
+        "table": table,
         "later": {
             name: [row["target"] for row in later_decision["targets"] if not row["met"]]
             for name, later_decision in later.items()
         },
+        # What no seed meets, whatever the seed: the targets the recipe itself misses.
+        "missed_by_every_seed": [
+            target for target in missed[0] if all(target in m for m in missed)
+        ],
+        "decided_seeds": 1 + len(later),
+        # The seed that would ship if the rule were met: the best on validation, never on test.
+        "best_on_validation": max(by_validation, key=lambda row: row["validation"])["name"]
+        if by_validation
+        else None,
         "train_seconds": {name: _train_time(run) for name, run in runs.items()},
         "ship": decision["ship"],
         "targets": decision["targets"],
         "failed": [row["target"] for row in decision["targets"] if not row["met"]],
+        # ship-decision.json judged the one seed with no decision of its own.
+        **_per_seed_checks(next(name for name in runs if name not in later), decision, later),
+    }
+
+
+def _per_seed_checks(first: str, decision: dict, later: dict) -> dict:
+    """The check per case type and each group's friendly-sentence FPR, one column per seed, then
+    the model shipped when the first seed was judged and, once later seeds were, today's."""
+    columns = {first: decision["candidate"], **{n: d["candidate"] for n, d in later.items()}}
+    columns["shipped then"] = decision["shipped"]
+    if later:
+        columns["shipped now"] = list(later.values())[-1]["shipped"]
+    return {
+        "check_columns": list(columns),
         "cases": {
-            name: {"candidate": accuracy, "shipped": decision["shipped"]["cases"].get(name)}
-            for name, accuracy in decision["candidate"].get("cases", {}).items()
+            case: [column.get("cases", {}).get(case) for column in columns.values()]
+            for case in decision["candidate"].get("cases", {})
         },
+        "group_fpr": {
+            group: [column.get("group FPR", {}).get(group) for column in columns.values()]
+            for group in decision["candidate"].get("group FPR", {})
+        },
+    }
+
+
+def bias_side_by_side(results: dict) -> dict | None:
+    """Borkan et al.'s per-group figures on the test rows that mention a group: today's shipped
+    model beside the next recipe's seed that validation picks."""
+    found, shipped = next_recipe(results), results.get("shipped")
+    if found is None or not shipped or not found["best_on_validation"]:
+        return None
+    picked = results["next"]["seeds"][found["best_on_validation"]]
+    old, new = shipped["eval_general"]["bias"], picked["eval_general"]["bias"]
+    keys = ("fpr", "subgroup_auc", "bpsn_auc", "bnsp_auc")
+    return {
+        "seed": found["best_on_validation"],
+        "rows": [
+            {
+                "group": group,
+                "non_hateful": figures["non_hateful"],
+                "shipped": [figures.get(key) for key in keys],
+                "next": [new["groups"].get(group, {}).get(key) for key in keys],
+            }
+            for group, figures in old["groups"].items()
+        ],
+        "gap": {"shipped": old["fpr_gap"], "next": new["fpr_gap"]},
+        "overall_fpr": {"shipped": old["overall_fpr"], "next": new["overall_fpr"]},
     }
 
 
@@ -523,6 +589,7 @@ def context(results: dict) -> dict:
         "ablations": ablations(results),
         "remedies": remedies(results),
         "next_recipe": next_recipe(results),
+        "bias": bias_side_by_side(results),
         "templates": templates(results, reference),
         "ensemble": ensemble(results, reference),
         "seeds": seeds(results),

@@ -100,3 +100,42 @@ def test_merge_replaces_the_recipe_seeds_and_adds_the_next_recipes_seeds():
         "decision": "rule for seed1234",
         "seed_decisions": {"seed42": "rule for seed42"},
     }
+
+
+def _seed_run(validation_f1: float) -> dict:
+    return {
+        "eval_validation": {"by_source": {"hate_speech18": {"hate": {"f1": validation_f1}}}},
+        "eval_general": {"hate": {"f1": 0.7}, "macro_f1": 0.8, "roc_auc": 0.9},
+        "eval_hs18": None,
+        "check": None,
+    }
+
+
+def _decision(missed: list[str], case: float, fpr: float, shipped_case: float) -> dict:
+    targets = ["check >= 90%", "every case type >= 80%", "hate_speech18 hate-vs-rest F1 >= 0.56"]
+    return {
+        "ship": not missed,
+        "targets": [{"target": name, "met": name not in missed} for name in targets],
+        "candidate": {"cases": {"polite hate": case}, "group FPR": {"deaf": fpr}},
+        "shipped": {"cases": {"polite hate": shipped_case}, "group FPR": {"deaf": 0.3}},
+    }
+
+
+def test_next_recipe_names_what_every_seed_missed_and_the_seed_validation_picks():
+    report = load_script("generalisation_report")
+    results = {
+        "next": {
+            "seeds": {"seed1234": _seed_run(0.60), "seed42": _seed_run(0.66)},
+            "decision": _decision(
+                ["check >= 90%", "hate_speech18 hate-vs-rest F1 >= 0.56"], 0.5, 0.2, 0.4
+            ),
+            "seed_decisions": {"seed42": _decision(["check >= 90%"], 0.6, 0.1, 0.45)},
+        }
+    }
+    found = report.next_recipe(results)
+    # hate_speech18's target was missed by one seed only: the recipe misses only the check.
+    assert found["missed_by_every_seed"] == ["check >= 90%"]
+    assert found["best_on_validation"] == "seed42"
+    assert found["check_columns"] == ["seed1234", "seed42", "shipped then", "shipped now"]
+    assert found["cases"] == {"polite hate": [0.5, 0.6, 0.4, 0.45]}
+    assert found["group_fpr"] == {"deaf": [0.2, 0.1, 0.3, 0.3]}
