@@ -119,11 +119,7 @@ def gather(runs: Path) -> dict:
             if (path / "ablation.json").is_file()
         },
         # Today's models/default scored as the seeds are (evaluate and check into runs/shipped).
-        "shipped": {
-            "eval_general": _read(runs / "shipped" / "eval-general.json"),
-            "eval_hs18": _read(runs / "shipped" / "eval-hs18.json"),
-            "check": _strip_check(_read(runs / "shipped" / "check.json")),
-        }
+        "shipped": _model_runs(runs / "shipped")
         if (runs / "shipped" / "eval-general.json").is_file()
         else None,
         "next": {
@@ -486,18 +482,12 @@ def next_recipe(results: dict) -> dict | None:
         return None
     later = found.get("seed_decisions") or {}
     table = _seed_table(runs)
-    missed = [
-        [row["target"] for row in each["targets"] if not row["met"]]
-        for each in (decision, *later.values())
-    ]
+    missed = [_missed(each) for each in (decision, *later.values())]
     by_validation = [row for row in table["rows"] if row["validation"] is not None]
     return {
         "seeds": list(runs),
         "table": table,
-        "later": {
-            name: [row["target"] for row in later_decision["targets"] if not row["met"]]
-            for name, later_decision in later.items()
-        },
+        "later": {name: _missed(later_decision) for name, later_decision in later.items()},
         # What no seed meets, whatever the seed: the targets the recipe itself misses.
         "missed_by_every_seed": [
             target for target in missed[0] if all(target in m for m in missed)
@@ -507,13 +497,16 @@ def next_recipe(results: dict) -> dict | None:
         "best_on_validation": max(by_validation, key=lambda row: row["validation"])["name"]
         if by_validation
         else None,
-        "train_seconds": {name: _train_time(run) for name, run in runs.items()},
         "ship": decision["ship"],
         "targets": decision["targets"],
-        "failed": [row["target"] for row in decision["targets"] if not row["met"]],
+        "failed": missed[0],
         # ship-decision.json judged the one seed with no decision of its own.
         **_per_seed_checks(next(name for name in runs if name not in later), decision, later),
     }
+
+
+def _missed(decision: dict) -> list[str]:
+    return [row["target"] for row in decision["targets"] if not row["met"]]
 
 
 def _per_seed_checks(first: str, decision: dict, later: dict) -> dict:
@@ -536,10 +529,10 @@ def _per_seed_checks(first: str, decision: dict, later: dict) -> dict:
     }
 
 
-def bias_side_by_side(results: dict) -> dict | None:
+def bias_side_by_side(results: dict, found: dict | None) -> dict | None:
     """Borkan et al.'s per-group figures on the test rows that mention a group: today's shipped
-    model beside the next recipe's seed that validation picks."""
-    found, shipped = next_recipe(results), results.get("shipped")
+    model beside the next recipe's seed that validation picks (`found`: next_recipe's answer)."""
+    shipped = results.get("shipped")
     if found is None or not shipped or not found["best_on_validation"]:
         return None
     picked = results["next"]["seeds"][found["best_on_validation"]]
@@ -576,6 +569,7 @@ def speed(results: dict, seed: dict) -> dict:
 def context(results: dict) -> dict:
     """What the template prints: the gathered figures, and the choices made from them."""
     reference = results["seeds"].get("seed1234") or next(iter(results["seeds"].values()))
+    found = next_recipe(results)
     return {
         "short": SHORT,
         "data": results["data"],
@@ -588,8 +582,8 @@ def context(results: dict) -> dict:
         "loso": loso(results),
         "ablations": ablations(results),
         "remedies": remedies(results),
-        "next_recipe": next_recipe(results),
-        "bias": bias_side_by_side(results),
+        "next_recipe": found,
+        "bias": bias_side_by_side(results, found),
         "templates": templates(results, reference),
         "ensemble": ensemble(results, reference),
         "seeds": seeds(results),
