@@ -2,21 +2,24 @@
 # One change against the general recipe: distil the odd student from the mean logits of the three
 # seeds' teachers (scripts/general_recipe.sh, SEED=1234, 42, 7) instead of seed 1234's alone.
 # The student's layers, seed and every other setting are seed 1234's; scored like the recipe.
-#   bash scripts/ensemble_student.sh          # SEEDS, OUT, DATA override
+#   bash scripts/ensemble_student.sh          # SEEDS, RUNS, OUT, DATA, TEST_DATA override
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-recipes/general.yaml}
 SEEDS=${SEEDS:-1234 42 7}
-OUT=${OUT:-runs/general/ensemble}
+# where the seeds' runs are (RUNS/seed1234/teacher...), and the test split they are compared on
+RUNS=${RUNS:-runs/general}
+TEST_DATA=${TEST_DATA:-recipes/general.yaml}
+OUT=${OUT:-$RUNS/ensemble}
 STUDENT_EPOCHS=${STUDENT_EPOCHS:-3}
 md() { .venv/bin/python -m modeldistill "$@"; }
 read -r first others <<<"$SEEDS"
 ensemble=()
-for seed in $others; do ensemble+=(--ensemble "runs/general/seed$seed/teacher"); done
+for seed in $others; do ensemble+=(--ensemble "$RUNS/seed$seed/teacher"); done
 mkdir -p "$OUT"
 
 [ -f "$OUT/odd/metrics.json" ] ||
-  md train --method odd --teacher "runs/general/seed$first/teacher" "${ensemble[@]}" \
+  md train --method odd --teacher "$RUNS/seed$first/teacher" "${ensemble[@]}" \
     --data "$DATA" --emoji-names --seed "$first" --no-progress --epochs "$STUDENT_EPOCHS" \
     --temperature 2 --class-weighting balanced --out "$OUT/odd"
 [ -f "$OUT/export/model.int8.onnx" ] ||
@@ -24,7 +27,10 @@ mkdir -p "$OUT"
     --name hate-speech-general-minilm-odd3-ensemble
 md evaluate "$OUT/export" --data "$DATA" --emoji-names --split validation --json \
   --output "$OUT/eval-validation.json" >/dev/null
-md evaluate "$OUT/export" --data "$DATA" --emoji-names --json --output "$OUT/eval-general.json" >/dev/null
+md evaluate "$OUT/export" --data recipes/identity-validation.yaml --split validation --json \
+  --output "$OUT/eval-identity-validation.json" >/dev/null
+md evaluate "$OUT/export" --data "$TEST_DATA" --emoji-names --json \
+  --output "$OUT/eval-general.json" >/dev/null
 md evaluate "$OUT/export" --data ../shared/data/hate_speech18 --hate-vs-rest --json \
   --output "$OUT/eval-hs18.json" >/dev/null
 md check "$OUT/export" --json --out "$OUT/check.json" >/dev/null || true

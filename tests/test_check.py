@@ -22,6 +22,12 @@ from modeldistill.synthetic.identity_frames import (
     IDENTITY_TRAINING_CASES,
     generate_identity_training_rows,
 )
+from modeldistill.synthetic.identity_more_frames import (
+    IDENTITY_MORE_CASES,
+    MORE_ADJECTIVES,
+    MORE_NOUNS,
+    generate_identity_more_rows,
+)
 from modeldistill.synthetic.lexicon import GROUPS, NO_GROUP
 from modeldistill.synthetic.support_frames import SUPPORT_CASES
 from modeldistill.synthetic.training_frames import TRAINING_CASES, generate_training_rows
@@ -103,15 +109,16 @@ def _hateful_words(cases) -> set[str]:
     [
         (TRAINING_CASES, generate_training_rows),
         (IDENTITY_TRAINING_CASES, generate_identity_training_rows),
+        (IDENTITY_MORE_CASES, generate_identity_more_rows),
     ],
-    ids=["templates", "identity_templates"],
+    ids=["templates", "identity_templates", "identity_templates_more"],
 )
 def test_training_templates_are_disjoint_from_the_check(cases, generate):
     # compared as duplicate_key sees them: case, spacing and punctuation do not make a frame new
     check_frames = {duplicate_key(frame) for _, frames in ALL_CASES.values() for frame in frames}
     training_frames = {duplicate_key(frame) for _, frames in cases.values() for frame in frames}
     assert not check_frames & training_frames
-    training_words = set()
+    training_words = {*MORE_ADJECTIVES, *MORE_NOUNS}
     for name in ("ADJECTIVES", "NOUNS", "THREATS"):
         training_words |= set(getattr(training, name))
     assert not _hateful_words(ALL_CASES) & training_words
@@ -119,9 +126,10 @@ def test_training_templates_are_disjoint_from_the_check(cases, generate):
     assert not check_texts & {duplicate_key(row.text) for row in generate()}
 
 
-def test_identity_templates_cover_every_group_on_both_sides():
-    rows = generate_identity_training_rows()
-    assert rows == generate_identity_training_rows()
+@pytest.mark.parametrize("generate", [generate_identity_training_rows, generate_identity_more_rows])
+def test_identity_templates_cover_every_group_on_both_sides(generate):
+    rows = generate()
+    assert rows == generate()
     for label in ("hate", "not_hate"):
         assert {r.group for r in rows if r.label == label} == IDENTITY_KEYS
     assert not any(re.search(r"[{}\[\]]", r.text) for r in rows)

@@ -77,24 +77,36 @@ IDENTITY_TRAINING_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _fill_words(frame: str, rng: random.Random) -> str:
+def _fill_words(
+    frame: str, rng: random.Random, adjectives: tuple[str, ...], nouns: tuple[str, ...]
+) -> str:
     return (
-        frame.replace("{adj}", rng.choice(ADJECTIVES))
-        .replace("{noun}", rng.choice(NOUNS))
+        frame.replace("{adj}", rng.choice(adjectives))
+        .replace("{noun}", rng.choice(nouns))
         .replace("{threat}", rng.choice(THREATS))
     )
 
 
-def generate_identity_training_rows(seed: int = 1234, fills: int = 2) -> list[Sentence]:
-    """Every frame with every identity group; frames with a hateful-word slot `fills` times,
-    with seeded word choices. Repeated texts are kept once."""
+def generate_identity_rows(
+    cases: dict[str, tuple[str, tuple[str, ...]]],
+    seed: int,
+    fills: int,
+    adjectives: tuple[str, ...] = ADJECTIVES,
+    nouns: tuple[str, ...] = NOUNS,
+) -> list[Sentence]:
+    """Every frame of `cases` with every identity group; frames with a hateful-word slot `fills`
+    times, with seeded word choices. Repeated texts are kept once."""
     rng = random.Random(seed)
     rows: list[Sentence] = []
     seen: set[str] = set()
     for _ in range(fills):
-        filled = fill_cases(IDENTITY_TRAINING_CASES, lambda frame: _fill_words(frame, rng))
+        filled = fill_cases(cases, lambda frame: _fill_words(frame, rng, adjectives, nouns))
         for sentence, _marked in expand(filled, identity_groups()):
             if sentence.text.lower() not in seen:
                 seen.add(sentence.text.lower())
                 rows.append(sentence)
     return rows
+
+
+def generate_identity_training_rows(seed: int = 1234, fills: int = 2) -> list[Sentence]:
+    return generate_identity_rows(IDENTITY_TRAINING_CASES, seed, fills)

@@ -97,24 +97,32 @@ def read_table(path: Path, options: dict) -> RawRows:
     return RawRows(texts, [str(value).strip() for value in raw])
 
 
+def _sentence_rows(rows) -> RawRows:
+    return RawRows(
+        [row.text for row in rows], [row.label for row in rows], groups=[row.group for row in rows]
+    )
+
+
 def read_templates(path: Path, options: dict) -> RawRows:
     """Training sentences generated from this repository's own templates (see modeldistill.synthetic)."""
     from modeldistill.synthetic.training_frames import generate_training_rows
 
-    rows = generate_training_rows(seed=int(options.get("seed", 1234)))
-    return RawRows(
-        [row.text for row in rows], [row.label for row in rows], groups=[row.group for row in rows]
-    )
+    return _sentence_rows(generate_training_rows(seed=int(options.get("seed", 1234))))
 
 
 def read_identity_templates(path: Path, options: dict) -> RawRows:
     """Training sentences about every identity group (see modeldistill.synthetic.identity_frames)."""
     from modeldistill.synthetic.identity_frames import generate_identity_training_rows
 
-    rows = generate_identity_training_rows(seed=int(options.get("seed", 1234)))
-    return RawRows(
-        [row.text for row in rows], [row.label for row in rows], groups=[row.group for row in rows]
-    )
+    return _sentence_rows(generate_identity_training_rows(seed=int(options.get("seed", 1234))))
+
+
+def read_identity_templates_more(path: Path, options: dict) -> RawRows:
+    """More shapes of negation, polite hate and friendly mentions about every identity group
+    (see modeldistill.synthetic.identity_more_frames)."""
+    from modeldistill.synthetic.identity_more_frames import generate_identity_more_rows
+
+    return _sentence_rows(generate_identity_more_rows(seed=int(options.get("seed", 1234))))
 
 
 LOADERS: dict[str, Loader] = {
@@ -193,6 +201,16 @@ LOADERS: dict[str, Loader] = {
         "behavioural check's.",
         "Apache-2.0",
         "support, self-description, counter-speech and polite hate about 26 identity groups",
+        needs_path=False,
+    ),
+    "identity_templates_more": Loader(
+        read_identity_templates_more,
+        {HATE: HATE, NOT_HATE: NOT_HATE},
+        "seeded",
+        "Written in this repository (modeldistill/synthetic/identity_more_frames.py); disjoint "
+        "from the behavioural check's.",
+        "Apache-2.0",
+        "more shapes of negated hate, polite hate and friendly mentions of 26 identity groups",
         needs_path=False,
     ),
 }
