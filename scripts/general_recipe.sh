@@ -16,6 +16,9 @@ HS18=${HS18:-../shared/data/hate_speech18}
 # The test split every candidate is compared on: the shipped model's recipe, so that a recipe
 # that adds sources (recipes/general-next.yaml) is not scored on its own extra rows.
 TEST_DATA=${TEST_DATA:-recipes/general.yaml}
+# The validation split a recipe is judged on: its own, or the recipe it is compared with, so that a
+# source it adds does not favour it (recipes/general-next-more.yaml is judged on general-next.yaml's).
+VALIDATION_DATA=${VALIDATION_DATA:-$DATA}
 EXTRA=${EXTRA:-}  # one change at a time for ablations, e.g. EXTRA="--class-weighting none"
 md() { .venv/bin/python -m modeldistill "$@"; }
 COMMON="--data $DATA --emoji-names --seed $SEED --no-progress $EXTRA"
@@ -34,7 +37,7 @@ mkdir -p "$OUT"
 # changes are chosen on), the general test split (pooled and per source; the teacher too),
 # hate_speech18's original 1,095-row test split (hate vs rest), and the behavioural check (exit 1 =
 # a target missed).
-md evaluate "$OUT/export" --data "$DATA" --emoji-names --split validation --json \
+md evaluate "$OUT/export" --data "$VALIDATION_DATA" --emoji-names --split validation --json \
   --output "$OUT/eval-validation.json" >/dev/null
 md evaluate "$OUT/export" --data recipes/identity-validation.yaml --split validation --json \
   --output "$OUT/eval-identity-validation.json" >/dev/null

@@ -35,6 +35,8 @@ REMEDY_NAMES = (
     "davidson-cap-3000",
     "no-davidson",
 )
+# The check's case types the further remedy is about, shown beside its validation figures.
+FURTHER_CASES = ("negated hate", "polite hate", "counter-speech", "support and equal rights")
 
 
 def _read(path: Path) -> dict | None:
@@ -73,6 +75,25 @@ def _model_runs(folder: Path) -> dict:
         "size_bytes": (folder / "export" / "model.int8.onnx").stat().st_size
         if (folder / "export" / "model.int8.onnx").is_file()
         else None,
+    }
+
+
+def _recipe_runs(folder: Path) -> dict:
+    """A recipe trained at full budget: its seeds, and issue #19's ship rule applied to them."""
+    return {
+        "seeds": {
+            path.name: _model_runs(path)
+            for path in sorted(folder.glob("seed*"))
+            if (path / "eval-general.json").is_file()
+        },
+        # The rule applied to the first seed, against the model shipped then.
+        "decision": _read(folder / "ship-decision.json"),
+        # Later seeds' own, each against the model shipped when it was trained.
+        "seed_decisions": {
+            path.name: _read(path / "ship-decision.json")
+            for path in sorted(folder.glob("seed*"))
+            if (path / "ship-decision.json").is_file()
+        },
     }
 
 
@@ -122,21 +143,9 @@ def gather(runs: Path) -> dict:
         "shipped": _model_runs(runs / "shipped")
         if (runs / "shipped" / "eval-general.json").is_file()
         else None,
-        "next": {
-            "seeds": {
-                path.name: _model_runs(path)
-                for path in sorted((runs / "general-next").glob("seed*"))
-                if (path / "eval-general.json").is_file()
-            },
-            # The rule applied to seed1234 (the first seed, against the model shipped then).
-            "decision": _read(runs / "general-next" / "ship-decision.json"),
-            # Later seeds' own, each against the model shipped when it was trained.
-            "seed_decisions": {
-                path.name: _read(path / "ship-decision.json")
-                for path in sorted((runs / "general-next").glob("seed*"))
-                if (path / "ship-decision.json").is_file()
-            },
-        },
+        "next": _recipe_runs(runs / "general-next"),
+        # One more change on top of the next recipe (recipes/general-next-more.yaml).
+        "next_more": _recipe_runs(runs / "general-next-more"),
         "loso": {
             source: {
                 "left_out": _read(runs / "loso" / source / "eval-left-out.json"),
@@ -505,6 +514,71 @@ def next_recipe(results: dict) -> dict | None:
     }
 
 
+def further_remedy(results: dict) -> dict | None:
+    """recipes/general-next-more.yaml against the next recipe, seed by seed, judged as the
+    short-run remedies are: adopted when the mean BPSN AUC rises and the identity-template FPR
+    falls while the mean public hate F1 stays within twice the next recipe's seed spread. Both
+    are scored on the next recipe's validation split (the new source's own rows are left out, as
+    the next recipe never saw them); test, check and the ship rule are shown beside it."""
+    found, base = results.get("next_more") or {}, (results.get("next") or {}).get("seeds") or {}
+    runs, decision = found.get("seeds") or {}, found.get("decision")
+    if not runs or decision is None:
+        return None
+    base_scores = [_public_mean_f1(run["eval_validation"]) for run in base.values()]
+    spread = statistics.stdev(base_scores) if len(base_scores) > 1 else 0.0
+    rows = []
+    for name, run in runs.items():
+        for recipe, figures in (("next recipe", base.get(name)), ("next + more shapes", run)):
+            if figures is None:
+                continue
+            fpr, bpsn = _mention_bias(figures["eval_validation"])
+            cases = (figures["check"] or {}).get("cases", {})
+            rows.append(
+                {
+                    "seed": name,
+                    "recipe": recipe,
+                    "validation": _public_mean_f1(figures["eval_validation"]),
+                    "mention_fpr": fpr,
+                    "bpsn": bpsn,
+                    "identity": _identity_errors(figures),
+                    "hate_f1": figures["eval_general"]["hate"]["f1"],
+                    "roc_auc": figures["eval_general"]["roc_auc"],
+                    "hs18_hate_f1": (figures["eval_hs18"] or {}).get("hate", {}).get("f1"),
+                    "check": _check_accuracy(figures),
+                    "cases": {
+                        case: (cases.get(case) or {}).get("accuracy") for case in FURTHER_CASES
+                    },
+                    "test_gap": figures["eval_general"]["bias"]["fpr_gap"],
+                    "train_seconds": _train_time(figures),
+                    "verdict": "base" if recipe == "next recipe" else "no base seed",
+                }
+            )
+    judged = []
+    for new in (row for row in rows if row["recipe"] != "next recipe"):
+        old = next((r for r in rows if r["seed"] == new["seed"] and r is not new), None)
+        if old is None:
+            continue
+        if new["validation"] < old["validation"] - 2 * spread:
+            new["verdict"] = "rejected: hate F1 lower"
+        elif new["bpsn"] > old["bpsn"] and new["identity"]["fpr"] < old["identity"]["fpr"]:
+            new["verdict"] = "adopted"
+        else:
+            new["verdict"] = "rejected: bias not lower"
+        judged.append(new["verdict"])
+    return {
+        "seeds": list(runs),
+        "rows": rows,
+        "spread": spread,
+        "adopted": bool(judged) and all(v == "adopted" for v in judged),
+        # Every model clears the identity templates' validation sentences alike: they cannot tell
+        # the recipes apart, and the verdict rests on the BPSN AUC.
+        "identity_saturated": len({tuple(row["identity"].values()) for row in rows}) == 1,
+        "ship": decision["ship"],
+        "failed": _missed(decision),
+        "targets": decision["targets"],
+    }
+
+
 def _missed(decision: dict) -> list[str]:
     return [row["target"] for row in decision["targets"] if not row["met"]]
 
@@ -584,6 +658,7 @@ def context(results: dict) -> dict:
         "remedies": remedies(results),
         "next_recipe": found,
         "bias": bias_side_by_side(results, found),
+        "further": further_remedy(results),
         "templates": templates(results, reference),
         "ensemble": ensemble(results, reference),
         "seeds": seeds(results),

@@ -139,3 +139,42 @@ def test_next_recipe_names_what_every_seed_missed_and_the_seed_validation_picks(
     assert found["check_columns"] == ["seed1234", "seed42", "shipped then", "shipped now"]
     assert found["cases"] == {"polite hate": [0.5, 0.6, 0.4, 0.45]}
     assert found["group_fpr"] == {"deaf": [0.2, 0.1, 0.3, 0.3]}
+
+
+def _remedy_run(validation_f1: float, mention_fpr: float, bpsn: float, identity_fpr: float) -> dict:
+    run = _seed_run(validation_f1)
+    run["eval_validation"]["bias"] = {
+        "gap_min_non_hateful": 1,
+        "groups": {"deaf": {"non_hateful": 10, "fpr": mention_fpr, "bpsn_auc": bpsn}},
+    }
+    run["eval_general"]["bias"] = {"fpr_gap": 0.2}
+    run["eval_identity_validation"] = {
+        "per_class": {"not_hate": {"recall": 1 - identity_fpr}, "hate": {"recall": 0.9}}
+    }
+    return run
+
+
+def test_further_remedy_is_judged_seed_by_seed_against_the_next_recipe():
+    report = load_script("generalisation_report")
+    base = {"seed1234": _remedy_run(0.650, 0.2, 0.80, 0.05), "seed42": _remedy_run(0.660, 0, 1, 0)}
+    results = {
+        "next": {"seeds": base},
+        "next_more": {
+            "seeds": {"seed1234": _remedy_run(0.645, 0.1, 0.85, 0.02)},
+            "decision": _decision(["check >= 90%"], 0.7, 0.1, 0.5),
+        },
+    }
+    found = report.further_remedy(results)
+    # base spread: the std of 0.650 and 0.660 (0.00707); 0.645 is within twice that of 0.650
+    assert [(r["seed"], r["recipe"]) for r in found["rows"]] == [
+        ("seed1234", "next recipe"),
+        ("seed1234", "next + more shapes"),
+    ]
+    assert found["rows"][1]["verdict"] == "adopted" and found["adopted"]
+    assert found["rows"][1]["mention_fpr"] == 0.1
+    assert found["failed"] == ["check >= 90%"] and not found["ship"]
+    # lower hate F1 than twice the spread allows: rejected whatever the bias figures
+    results["next_more"]["seeds"]["seed1234"] = _remedy_run(0.63, 0.1, 0.85, 0.02)
+    assert report.further_remedy(results)["rows"][1]["verdict"] == "rejected: hate F1 lower"
+    results["next_more"]["seeds"]["seed1234"] = _remedy_run(0.65, 0.1, 0.79, 0.02)
+    assert report.further_remedy(results)["rows"][1]["verdict"] == "rejected: bias not lower"
