@@ -28,6 +28,31 @@ GENERAL_DATA = ["--data", str(REPO_ROOT / "recipes" / "general.yaml"), "--emoji-
 FLIP_SHARE = 0.0005
 
 
+# Figures of the probabilities themselves, not of the verdicts: ONNX Runtime's int8 kernels are
+# not the same on every CPU (on an AVX2-only AMD machine hate_speech18's ROC-AUC moved by 1e-5
+# against the card's, and one davidson2017 text crossed a reliability bin edge), so these agree to
+# a tolerance where the verdict counts agree exactly.
+SCORE_FIGURES = {"roc_auc", "ece", "reliability"}
+
+
+def _close(key: str, measured, card) -> bool:
+    if key != "reliability":
+        return measured == pytest.approx(card, abs=1e-3)
+    if [(b["low"], b["high"]) for b in measured] != [(b["low"], b["high"]) for b in card]:
+        return False
+    for got, shown in zip(measured, card, strict=True):
+        if got["count"] == shown["count"]:
+            if got.get("observed_rate") != shown.get("observed_rate"):
+                return False
+        elif abs(got["count"] - shown["count"]) > 2:  # a text or two across a bin edge
+            return False
+        if "mean_predicted" in shown and got.get("mean_predicted") != pytest.approx(
+            shown["mean_predicted"], abs=0.01
+        ):
+            return False
+    return True
+
+
 def _flips(measured: list[list[int]], card: list[list[int]]) -> int:
     """Texts whose verdict moved between two confusion matrices of the same texts."""
     pairs = zip(measured, card, strict=True)
@@ -98,7 +123,10 @@ def test_default_card_metrics_are_reproduced_by_evaluate(capsys):
         assert scores["num_examples"] == shown["num_examples"], name
         if measured["confusion_matrix"] == card["confusion_matrix"]:
             # Figures added after the card was written (calibration: ece, reliability) left out.
-            assert {key: scores[key] for key in shown} == shown, name
+            exact = {key: value for key, value in shown.items() if key not in SCORE_FIGURES}
+            assert {key: scores[key] for key in exact} == exact, name
+            for key in SCORE_FIGURES & shown.keys():
+                assert _close(key, scores[key], shown[key]), (name, key)
     assert measured["roc_auc"] == pytest.approx(card["roc_auc"], abs=1e-3)
     assert f"{card['macro_f1']:.4f}" in (SHIPPED / "README.md").read_text()
 
