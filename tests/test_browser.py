@@ -87,6 +87,18 @@ def page(browser):
     context.close()
 
 
+def _wait_until(page, expression: str, timeout: float = 15.0) -> None:
+    """Poll `expression` from Python until it is true. A wait_for_function string predicate failed
+    once in CI with an EvalError: the page's Content Security Policy (script-src 'self') forbids
+    eval, which Playwright used to re-run it. page.evaluate goes through the DevTools protocol,
+    which that policy does not cover."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        time.sleep(0.05)
+
+
 def test_prediction_shows_verdict_bars_and_model(page, server_url):
     recorder = Recorder(page)
     with screenshot_on_failure(page, "prediction"):
@@ -112,8 +124,8 @@ def test_prediction_shows_verdict_bars_and_model(page, server_url):
         ]
         assert sum(values) == pytest.approx(100, abs=0.5)
         page.locator("#model-metrics, #model-name").first.wait_for()
-        page.wait_for_function(
-            "!document.getElementById('model-name').textContent.startsWith('Loading')"
+        _wait_until(
+            page, "!document.getElementById('model-name').textContent.startsWith('Loading')"
         )
         assert "tiny-bert" in page.locator("#model-name").inner_text()
     recorder.assert_loopback_only()
@@ -155,8 +167,8 @@ def test_empty_and_too_long_input_show_an_error_next_to_the_box(page, server_url
         page.get_by_role("button", name="Get Prediction").click()
         assert page.locator("#error").inner_text() == "Type some text first."
         assert page.get_by_label("Text to classify").get_attribute("aria-invalid") == "true"
-        page.wait_for_function(
-            "!document.getElementById('model-name').textContent.startsWith('Loading')"
+        _wait_until(
+            page, "!document.getElementById('model-name').textContent.startsWith('Loading')"
         )
         page.get_by_label("Text to classify").fill("x" * 5001)
         page.get_by_role("button", name="Get Prediction").click()
@@ -240,7 +252,7 @@ def test_one_request_in_flight_whatever_the_key_or_button(page, server_url):
     )
     with screenshot_on_failure(page, "in-flight"):
         page.goto(server_url + "/")
-        page.wait_for_function("window.__fetches === 1")  # /api/v1/model
+        _wait_until(page, "window.__fetches === 1")  # /api/v1/model
         page.route("**/api/v1/predict", lambda route: held.append(route))  # held until released
         box = page.get_by_label("Text to classify")
         box.fill("one request only")
@@ -265,8 +277,8 @@ def test_lengths_are_counted_in_code_points(page, server_url):
     # The server counts code points; an emoji is one, though two UTF-16 units.
     with screenshot_on_failure(page, "code-points"):
         page.goto(server_url + "/")
-        page.wait_for_function(
-            "!document.getElementById('model-name').textContent.startsWith('Loading')"
+        _wait_until(
+            page, "!document.getElementById('model-name').textContent.startsWith('Loading')"
         )
         box = page.get_by_label("Text to classify")
         box.fill("\U0001f600" * 5000)
@@ -361,8 +373,8 @@ def test_another_task_is_worded_in_its_own_labels(page, task_server_url):
     recorder = Recorder(page)
     with screenshot_on_failure(page, "task"):
         page.goto(task_server_url + "/")
-        page.wait_for_function(
-            "!document.getElementById('model-name').textContent.startsWith('Loading')"
+        _wait_until(
+            page, "!document.getElementById('model-name').textContent.startsWith('Loading')"
         )
         assert page.locator("#lead").inner_text().startswith("Replies to another post:")
         assert page.locator("#definition").inner_text() == (
@@ -419,8 +431,8 @@ def test_a_server_without_task_or_calibration_keeps_the_hate_speech_page(page, s
     )
     with screenshot_on_failure(page, "older-server"):
         page.goto(server_url + "/")
-        page.wait_for_function(
-            "!document.getElementById('model-name').textContent.startsWith('Loading')"
+        _wait_until(
+            page, "!document.getElementById('model-name').textContent.startsWith('Loading')"
         )
         assert page.locator("#lead").inner_text().startswith("Is a sentence hate speech?")
         page.get_by_label("Text to classify").fill("kick them all out")
