@@ -338,14 +338,15 @@ def remedies(results: dict) -> dict | None:
         score = _public_mean_f1(run["eval_validation"])
         fpr, bpsn = _mention_bias(run["eval_validation"])
         identity = _identity_errors(run)
-        if name.startswith("base"):
-            verdict = "base"
-        elif score < base_mean - 2 * spread:
-            verdict = "rejected: hate F1 lower"
-        elif bpsn > base_bpsn and identity["fpr"] < base_identity["fpr"]:
-            verdict = "adopted"
-        else:
-            verdict = "rejected: bias not lower"
+        verdict = (
+            "base"
+            if name.startswith("base")
+            else _remedy_verdict(
+                (score, bpsn, identity["fpr"]),
+                (base_mean, base_bpsn, base_identity["fpr"]),
+                spread,
+            )
+        )
         cases = (run["check"] or {}).get("cases", {})
         rows.append(
             {
@@ -377,6 +378,17 @@ def remedies(results: dict) -> dict | None:
         "spread_from": spread_from,
         "adopted": [row["name"] for row in rows if row["verdict"] == "adopted"],
     }
+
+
+def _remedy_verdict(remedy: tuple, base: tuple, spread: float) -> str:
+    """The remedies' rule on (mean public hate F1, mean BPSN AUC, identity-template FPR): adopted
+    when BPSN rises and the FPR falls while the F1 stays within twice the seed spread."""
+    (score, bpsn, fpr), (base_score, base_bpsn, base_fpr) = remedy, base
+    if score < base_score - 2 * spread:
+        return "rejected: hate F1 lower"
+    if bpsn > base_bpsn and fpr < base_fpr:
+        return "adopted"
+    return "rejected: bias not lower"
 
 
 def _identity_errors(run: dict) -> dict:
@@ -514,6 +526,27 @@ def next_recipe(results: dict) -> dict | None:
     }
 
 
+def _further_row(seed: str, recipe: str, figures: dict) -> dict:
+    """One recipe's figures at one seed, for the further remedy's tables."""
+    fpr, bpsn = _mention_bias(figures["eval_validation"])
+    cases = (figures["check"] or {}).get("cases", {})
+    return {
+        "seed": seed,
+        "recipe": recipe,
+        "validation": _public_mean_f1(figures["eval_validation"]),
+        "mention_fpr": fpr,
+        "bpsn": bpsn,
+        "identity": _identity_errors(figures),
+        "hate_f1": figures["eval_general"]["hate"]["f1"],
+        "roc_auc": figures["eval_general"]["roc_auc"],
+        "hs18_hate_f1": (figures["eval_hs18"] or {}).get("hate", {}).get("f1"),
+        "check": _check_accuracy(figures),
+        "cases": {case: (cases.get(case) or {}).get("accuracy") for case in FURTHER_CASES},
+        "test_gap": figures["eval_general"]["bias"]["fpr_gap"],
+        "train_seconds": _train_time(figures),
+    }
+
+
 def further_remedy(results: dict) -> dict | None:
     """recipes/general-next-more.yaml against the next recipe, seed by seed, judged as the
     short-run remedies are: adopted when the mean BPSN AUC rises and the identity-template FPR
@@ -526,45 +559,22 @@ def further_remedy(results: dict) -> dict | None:
         return None
     base_scores = [_public_mean_f1(run["eval_validation"]) for run in base.values()]
     spread = statistics.stdev(base_scores) if len(base_scores) > 1 else 0.0
-    rows = []
+    rows, judged = [], []
     for name, run in runs.items():
-        for recipe, figures in (("next recipe", base.get(name)), ("next + more shapes", run)):
-            if figures is None:
-                continue
-            fpr, bpsn = _mention_bias(figures["eval_validation"])
-            cases = (figures["check"] or {}).get("cases", {})
-            rows.append(
-                {
-                    "seed": name,
-                    "recipe": recipe,
-                    "validation": _public_mean_f1(figures["eval_validation"]),
-                    "mention_fpr": fpr,
-                    "bpsn": bpsn,
-                    "identity": _identity_errors(figures),
-                    "hate_f1": figures["eval_general"]["hate"]["f1"],
-                    "roc_auc": figures["eval_general"]["roc_auc"],
-                    "hs18_hate_f1": (figures["eval_hs18"] or {}).get("hate", {}).get("f1"),
-                    "check": _check_accuracy(figures),
-                    "cases": {
-                        case: (cases.get(case) or {}).get("accuracy") for case in FURTHER_CASES
-                    },
-                    "test_gap": figures["eval_general"]["bias"]["fpr_gap"],
-                    "train_seconds": _train_time(figures),
-                    "verdict": "base" if recipe == "next recipe" else "no base seed",
-                }
+        new = _further_row(name, "next + more shapes", run)
+        if name in base:
+            old = _further_row(name, "next recipe", base[name])
+            old["verdict"] = "base"
+            new["verdict"] = _remedy_verdict(
+                (new["validation"], new["bpsn"], new["identity"]["fpr"]),
+                (old["validation"], old["bpsn"], old["identity"]["fpr"]),
+                spread,
             )
-    judged = []
-    for new in (row for row in rows if row["recipe"] != "next recipe"):
-        old = next((r for r in rows if r["seed"] == new["seed"] and r is not new), None)
-        if old is None:
-            continue
-        if new["validation"] < old["validation"] - 2 * spread:
-            new["verdict"] = "rejected: hate F1 lower"
-        elif new["bpsn"] > old["bpsn"] and new["identity"]["fpr"] < old["identity"]["fpr"]:
-            new["verdict"] = "adopted"
+            judged.append(new["verdict"])
+            rows.append(old)
         else:
-            new["verdict"] = "rejected: bias not lower"
-        judged.append(new["verdict"])
+            new["verdict"] = "no base seed"
+        rows.append(new)
     return {
         "seeds": list(runs),
         "rows": rows,

@@ -87,6 +87,10 @@ def page(browser):
     context.close()
 
 
+# True once the page has shown the model it talks to (its name replaces "Loading").
+MODEL_SHOWN = "!document.getElementById('model-name').textContent.startsWith('Loading')"
+
+
 def _wait_until(page, expression: str, timeout: float = 15.0) -> None:
     """Poll `expression` from Python until it is true. A wait_for_function string predicate failed
     once in CI with an EvalError: the page's Content Security Policy (script-src 'self') forbids
@@ -124,9 +128,7 @@ def test_prediction_shows_verdict_bars_and_model(page, server_url):
         ]
         assert sum(values) == pytest.approx(100, abs=0.5)
         page.locator("#model-metrics, #model-name").first.wait_for()
-        _wait_until(
-            page, "!document.getElementById('model-name').textContent.startsWith('Loading')"
-        )
+        _wait_until(page, MODEL_SHOWN)
         assert "tiny-bert" in page.locator("#model-name").inner_text()
     recorder.assert_loopback_only()
     assert not recorder.errors, recorder.errors
@@ -167,9 +169,7 @@ def test_empty_and_too_long_input_show_an_error_next_to_the_box(page, server_url
         page.get_by_role("button", name="Get Prediction").click()
         assert page.locator("#error").inner_text() == "Type some text first."
         assert page.get_by_label("Text to classify").get_attribute("aria-invalid") == "true"
-        _wait_until(
-            page, "!document.getElementById('model-name').textContent.startsWith('Loading')"
-        )
+        _wait_until(page, MODEL_SHOWN)
         page.get_by_label("Text to classify").fill("x" * 5001)
         page.get_by_role("button", name="Get Prediction").click()
         assert "Too long: 5001 characters" in page.locator("#error").inner_text()
@@ -277,9 +277,7 @@ def test_lengths_are_counted_in_code_points(page, server_url):
     # The server counts code points; an emoji is one, though two UTF-16 units.
     with screenshot_on_failure(page, "code-points"):
         page.goto(server_url + "/")
-        _wait_until(
-            page, "!document.getElementById('model-name').textContent.startsWith('Loading')"
-        )
+        _wait_until(page, MODEL_SHOWN)
         box = page.get_by_label("Text to classify")
         box.fill("\U0001f600" * 5000)
         assert page.locator("#count").inner_text() == "5000 / 5000 characters"
@@ -373,9 +371,7 @@ def test_another_task_is_worded_in_its_own_labels(page, task_server_url):
     recorder = Recorder(page)
     with screenshot_on_failure(page, "task"):
         page.goto(task_server_url + "/")
-        _wait_until(
-            page, "!document.getElementById('model-name').textContent.startsWith('Loading')"
-        )
+        _wait_until(page, MODEL_SHOWN)
         assert page.locator("#lead").inner_text().startswith("Replies to another post:")
         assert page.locator("#definition").inner_text() == (
             'Here "relation" means the text only makes sense as a reply.'
@@ -431,9 +427,7 @@ def test_a_server_without_task_or_calibration_keeps_the_hate_speech_page(page, s
     )
     with screenshot_on_failure(page, "older-server"):
         page.goto(server_url + "/")
-        _wait_until(
-            page, "!document.getElementById('model-name').textContent.startsWith('Loading')"
-        )
+        _wait_until(page, MODEL_SHOWN)
         assert page.locator("#lead").inner_text().startswith("Is a sentence hate speech?")
         page.get_by_label("Text to classify").fill("kick them all out")
         page.get_by_role("button", name="Get Prediction").click()
