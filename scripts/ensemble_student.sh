@@ -29,6 +29,8 @@ md evaluate "$OUT/export" --data "$DATA" --emoji-names --split validation --json
   --output "$OUT/eval-validation.json" >/dev/null
 md evaluate "$OUT/export" --data recipes/identity-validation.yaml --split validation --json \
   --output "$OUT/eval-identity-validation.json" >/dev/null
+md evaluate "$OUT/export" --data recipes/identity-heldout.yaml --split validation --json \
+  --output "$OUT/eval-identity-heldout.json" >/dev/null
 md evaluate "$OUT/export" --data "$TEST_DATA" --emoji-names --json \
   --output "$OUT/eval-general.json" >/dev/null
 md evaluate "$OUT/export" --data ../shared/data/hate_speech18 --hate-vs-rest --json \

@@ -33,14 +33,16 @@ mkdir -p "$OUT"
   md export "$OUT/odd" --out "$OUT/export" --int8 --no-keep-fp32 --data "$DATA" --emoji-names \
     --name hate-speech-general-minilm-odd3
 
-# Scores: the validation split and the identity templates' validation sentences (what recipe
-# changes are chosen on), the general test split (pooled and per source; the teacher too),
-# hate_speech18's original 1,095-row test split (hate vs rest), and the behavioural check (exit 1 =
-# a target missed).
+# Scores: the validation split, the identity templates' validation sentences and the held-out
+# identity frames (what recipe changes are chosen on), the general test split (pooled and per
+# source; the teacher too), hate_speech18's original 1,095-row test split (hate vs rest), and the
+# behavioural check (exit 1 = a target missed).
 md evaluate "$OUT/export" --data "$VALIDATION_DATA" --emoji-names --split validation --json \
   --output "$OUT/eval-validation.json" >/dev/null
 md evaluate "$OUT/export" --data recipes/identity-validation.yaml --split validation --json \
   --output "$OUT/eval-identity-validation.json" >/dev/null
+md evaluate "$OUT/export" --data recipes/identity-heldout.yaml --split validation --json \
+  --output "$OUT/eval-identity-heldout.json" >/dev/null
 [ -f "$OUT/teacher-eval-general.json" ] ||
   md evaluate "$OUT/teacher" --data "$TEST_DATA" --emoji-names --json \
     --output "$OUT/teacher-eval-general.json" >/dev/null

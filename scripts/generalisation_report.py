@@ -69,6 +69,7 @@ def _model_runs(folder: Path) -> dict:
         "teacher_eval_general": _read(folder / "teacher-eval-general.json"),
         "eval_validation": _read(folder / "eval-validation.json"),
         "eval_identity_validation": _read(folder / "eval-identity-validation.json"),
+        "eval_identity_heldout": _read(folder / "eval-identity-heldout.json"),
         "check": _strip_check(_read(folder / "check.json")),
         "teacher": _train_facts(folder / "teacher"),
         "student": _train_facts(folder / "odd"),
@@ -391,10 +392,11 @@ def _remedy_verdict(remedy: tuple, base: tuple, spread: float) -> str:
     return "rejected: bias not lower"
 
 
-def _identity_errors(run: dict) -> dict:
+def _identity_errors(run: dict, key: str = "eval_identity_validation") -> dict:
     """FPR on the identity templates' non-hateful validation sentences, and recall of their
-    politely hateful ones."""
-    metrics = run.get("eval_identity_validation") or {}
+    politely hateful ones; with key="eval_identity_heldout" the same on the held-out frames'
+    sentences (recipes/identity-heldout.yaml)."""
+    metrics = run.get(key) or {}
     per_class = metrics.get("per_class") or {}
     keep = (per_class.get("not_hate") or {}).get("recall")
     return {
@@ -537,6 +539,7 @@ def _further_row(seed: str, recipe: str, figures: dict) -> dict:
         "mention_fpr": fpr,
         "bpsn": bpsn,
         "identity": _identity_errors(figures),
+        "heldout": _identity_errors(figures, "eval_identity_heldout"),
         "hate_f1": figures["eval_general"]["hate"]["f1"],
         "roc_auc": figures["eval_general"]["roc_auc"],
         "hs18_hate_f1": (figures["eval_hs18"] or {}).get("hate", {}).get("f1"),
@@ -552,7 +555,8 @@ def further_remedy(results: dict) -> dict | None:
     short-run remedies are: adopted when the mean BPSN AUC rises and the identity-template FPR
     falls while the mean public hate F1 stays within twice the next recipe's seed spread. Both
     are scored on the next recipe's validation split (the new source's own rows are left out, as
-    the next recipe never saw them); test, check and the ship rule are shown beside it."""
+    the next recipe never saw them); test, check and the ship rule are shown beside it, and the
+    held-out identity frames where a run was scored on them (with today's model beside)."""
     found, base = results.get("next_more") or {}, (results.get("next") or {}).get("seeds") or {}
     runs, decision = found.get("seeds") or {}, found.get("decision")
     if not runs or decision is None:
@@ -575,6 +579,12 @@ def further_remedy(results: dict) -> dict | None:
         else:
             new["verdict"] = "no base seed"
         rows.append(new)
+    # Later seeds' own decisions; ship-decision.json judged the one seed without one.
+    later = found.get("seed_decisions") or {}
+    missed = [_missed(each) for each in (decision, *later.values())]
+    table = _seed_table(runs)
+    by_validation = [row for row in table["rows"] if row["validation"] is not None]
+    shipped = results.get("shipped") or {}
     return {
         "seeds": list(runs),
         "rows": rows,
@@ -583,9 +593,20 @@ def further_remedy(results: dict) -> dict | None:
         # Every model clears the identity templates' validation sentences alike: they cannot tell
         # the recipes apart, and the verdict rests on the BPSN AUC.
         "identity_saturated": len({tuple(row["identity"].values()) for row in rows}) == 1,
+        "heldout_shipped": _identity_errors(shipped, "eval_identity_heldout")
+        if shipped.get("eval_identity_heldout")
+        else None,
+        "table": table,
+        "best_on_validation": max(by_validation, key=lambda row: row["validation"])["name"]
+        if by_validation
+        else None,
+        "later": {name: _missed(each) for name, each in later.items()},
+        "decided_seeds": 1 + len(later),
+        "missed_by_every_seed": [t for t in missed[0] if all(t in m for m in missed)],
         "ship": decision["ship"],
-        "failed": _missed(decision),
+        "failed": missed[0],
         "targets": decision["targets"],
+        **_per_seed_checks(next(name for name in runs if name not in later), decision, later),
     }
 
 

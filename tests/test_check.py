@@ -22,6 +22,10 @@ from modeldistill.synthetic.identity_frames import (
     IDENTITY_TRAINING_CASES,
     generate_identity_training_rows,
 )
+from modeldistill.synthetic.identity_heldout_frames import (
+    IDENTITY_HELDOUT_CASES,
+    generate_identity_heldout_rows,
+)
 from modeldistill.synthetic.identity_more_frames import (
     IDENTITY_MORE_CASES,
     MORE_ADJECTIVES,
@@ -126,7 +130,30 @@ def test_training_templates_are_disjoint_from_the_check(cases, generate):
     assert not check_texts & {duplicate_key(row.text) for row in generate()}
 
 
-@pytest.mark.parametrize("generate", [generate_identity_training_rows, generate_identity_more_rows])
+def test_held_out_identity_frames_share_nothing_with_training_or_the_check():
+    # a held-out frame that a training source also uses would make validation as easy as the
+    # identity templates' own validation rows, which every model clears alike
+    trained = {
+        duplicate_key(frame)
+        for cases in (TRAINING_CASES, IDENTITY_TRAINING_CASES, IDENTITY_MORE_CASES)
+        for _, frames in cases.values()
+        for frame in frames
+    }
+    checked = {duplicate_key(frame) for _, frames in ALL_CASES.values() for frame in frames}
+    held_out = {duplicate_key(f) for _, frames in IDENTITY_HELDOUT_CASES.values() for f in frames}
+    assert not held_out & trained and not held_out & checked
+    assert not _hateful_words(IDENTITY_HELDOUT_CASES) & _hateful_words(ALL_CASES)
+    texts = {duplicate_key(row.text) for row in generate_identity_heldout_rows()}
+    for generate in (generate_training_rows, generate_identity_training_rows):
+        assert not texts & {duplicate_key(row.text) for row in generate()}
+    assert not texts & {duplicate_key(row.text) for row in generate_identity_more_rows()}
+    assert not texts & {duplicate_key(sentence.text) for sentence in check_sentences()}
+
+
+@pytest.mark.parametrize(
+    "generate",
+    [generate_identity_training_rows, generate_identity_more_rows, generate_identity_heldout_rows],
+)
 def test_identity_templates_cover_every_group_on_both_sides(generate):
     rows = generate()
     assert rows == generate()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import shutil
 import sys
 
+import pytest
+
 from helpers import load_script
 from modeldistill.paths import REPO_ROOT
 
@@ -178,3 +180,32 @@ def test_further_remedy_is_judged_seed_by_seed_against_the_next_recipe():
     assert report.further_remedy(results)["rows"][1]["verdict"] == "rejected: hate F1 lower"
     results["next_more"]["seeds"]["seed1234"] = _remedy_run(0.65, 0.1, 0.79, 0.02)
     assert report.further_remedy(results)["rows"][1]["verdict"] == "rejected: bias not lower"
+
+
+def test_further_remedy_takes_later_seeds_and_the_held_out_frames():
+    report = load_script("generalisation_report")
+    base = {"seed1234": _remedy_run(0.650, 0.2, 0.80, 0.05), "seed42": _remedy_run(0.660, 0, 1, 0)}
+    first, later = _remedy_run(0.645, 0.1, 0.85, 0.02), _remedy_run(0.670, 0.1, 0.85, 0.02)
+    later["eval_identity_heldout"] = {
+        "per_class": {"not_hate": {"recall": 0.75}, "hate": {"recall": 0.5}}
+    }
+    results = {
+        "next": {"seeds": base},
+        "next_more": {
+            "seeds": {"seed1234": first, "seed42": later},
+            "decision": _decision(["check >= 90%", "every case type >= 80%"], 0.7, 0.1, 0.5),
+            "seed_decisions": {"seed42": _decision(["every case type >= 80%"], 0.75, 0.0, 0.5)},
+        },
+        "shipped": {"eval_identity_heldout": {"per_class": {"not_hate": {"recall": 0.9}}}},
+    }
+    found = report.further_remedy(results)
+    assert found["later"] == {"seed42": ["every case type >= 80%"]}
+    assert found["missed_by_every_seed"] == ["every case type >= 80%"]
+    assert found["best_on_validation"] == "seed42" and found["decided_seeds"] == 2
+    assert found["check_columns"] == ["seed1234", "seed42", "shipped then", "shipped now"]
+    assert found["cases"] == {"polite hate": [0.7, 0.75, 0.5, 0.5]}
+    held_out = {(r["seed"], r["recipe"]): r["heldout"] for r in found["rows"]}
+    assert held_out[("seed42", "next + more shapes")] == {"fpr": 0.25, "hate_recall": 0.5}
+    assert held_out[("seed1234", "next + more shapes")] == {"fpr": None, "hate_recall": None}
+    assert found["heldout_shipped"]["fpr"] == pytest.approx(0.1)
+    assert found["table"]["mean"]["validation"]["mean"] == pytest.approx(0.6575)

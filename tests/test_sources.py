@@ -446,6 +446,25 @@ def test_evaluate_reports_pooled_and_per_source_binary_metrics(tiny_bert_dir, tm
     assert 0.0 <= metrics["roc_auc"] <= 1.0
 
 
+def test_held_out_identity_sentences_are_validation_only(tiny_bert_dir, tmp_path, capsys):
+    from conftest import REPO_ROOT
+
+    recipe = str(REPO_ROOT / "recipes" / "identity-heldout.yaml")
+    rows, _ = build_rows(specs_from_values([recipe]), 1234, 0.2, TextPrep())
+    assert rows and {row.split for row in rows} == {"validation"}
+    assert {row.label for row in rows} == {"hate", "not_hate"}
+    output = tmp_path / "heldout.json"
+    argv = ["evaluate", str(tiny_bert_dir), "--data", recipe, "--split", "validation"]
+    assert main([*argv, "--json", "--output", str(output)]) == 0
+    assert json.loads(output.read_text())["num_examples"] == len(rows)
+    capsys.readouterr()
+    # nothing to train on and no test split: the stages that need them say so
+    assert main([*argv[:-2], "--split", "test"]) != 0
+    assert "the test split is empty" in capsys.readouterr().err
+    with pytest.raises(UserError, match="the train split is empty"):
+        load_splits(DataConfig(data=[recipe]))
+
+
 def test_a_recipe_records_how_its_texts_are_prepared(tmp_path):
     from conftest import REPO_ROOT
     from modeldistill.text import TextPrep

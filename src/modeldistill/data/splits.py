@@ -96,9 +96,11 @@ def load_rows(config: DataConfig) -> tuple[datasets.Dataset, list[str]]:
     return _to_dataset(texts, ids, labels, str(path)), labels
 
 
-def _check_splits(splits: Splits, stratified: bool) -> None:
+def _check_splits(
+    splits: Splits, stratified: bool, required: tuple[str, ...] = build.SPLITS
+) -> None:
     hint = "" if stratified else "; try --stratify or more data"
-    for name in ("train", "validation", "test"):
+    for name in required:
         part = splits[name]
         if len(part) == 0:
             raise UserError(
@@ -143,7 +145,7 @@ def _paper_splits(config: DataConfig) -> Splits:
     return splits
 
 
-def _multi_source_splits(config: DataConfig) -> Splits:
+def _multi_source_splits(config: DataConfig, required: tuple[str, ...]) -> Splits:
     require(config.protocol == "split", "--protocol paper needs a single hate_speech18 folder")
     specs = specs_from_values(config.data)
     rows, reports = build.build_rows(specs, config.split_seed, config.held_out, config.text_prep)
@@ -158,14 +160,16 @@ def _multi_source_splits(config: DataConfig) -> Splits:
         config.text_prep,
         reports,
     )
-    _check_splits(splits, stratified=True)
+    _check_splits(splits, stratified=True, required=required)
     return splits
 
 
-def load_splits(config: DataConfig) -> Splits:
-    """Train/validation/test exactly as the original project split them (see module docstring)."""
+def load_splits(config: DataConfig, required: tuple[str, ...] = build.SPLITS) -> Splits:
+    """Train/validation/test exactly as the original project split them (see module docstring).
+    `required`: the splits that must hold rows of every class (evaluate needs only the one it
+    scores, so that a recipe of validation-only sources can be scored)."""
     if config.multi_source:
-        return _multi_source_splits(config)
+        return _multi_source_splits(config, required)
     if config.protocol == "paper":
         return _paper_splits(config)
     rows, labels = load_rows(config)

@@ -46,7 +46,7 @@ def main(args: argparse.Namespace) -> int:
     from modeldistill.data.splits import load_splits
     from modeldistill.evaluate.evaluate import evaluate_folder, format_metrics
 
-    splits = load_splits(data)
+    splits = load_splits(data, required=(args.split,))
     metrics = evaluate_folder(args.model, splits, args.split, args.backend, args.hate_vs_rest)
     if args.output:
         write_metrics(args.output, metrics)

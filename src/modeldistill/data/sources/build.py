@@ -121,6 +121,8 @@ def _source_rows(
         split = _seeded_split(raw.labels, seed, held_out, stratify=False)
     elif loader.split_policy == "official" and raw.split is not None:
         split = raw.split
+    elif loader.split_policy == "validation":
+        split = ["validation"] * len(mapped)
     else:
         split = [""] * len(mapped)
         kept = [i for i, label in enumerate(mapped) if label is not None]

@@ -33,7 +33,8 @@ class Loader:
     read: Callable[[Path, dict], RawRows]
     label_map: dict[str, str | None]  # original label -> hate / not_hate (None: drop the row)
     # "official": use the published split; "seeded": stratified 80/10/10 by seed; "original":
-    # hate_speech18's 80/10/10 exactly as the original project cut it.
+    # hate_speech18's 80/10/10 exactly as the original project cut it; "validation": every row
+    # is validation (sentences for choosing between models, never trained on).
     split_policy: str
     citation: str
     license: str
@@ -125,6 +126,14 @@ def read_identity_templates_more(path: Path, options: dict) -> RawRows:
     return _sentence_rows(generate_identity_more_rows(seed=int(options.get("seed", 1234))))
 
 
+def read_identity_heldout(path: Path, options: dict) -> RawRows:
+    """Validation-only sentences about every identity group, from frames no training source uses
+    (see modeldistill.synthetic.identity_heldout_frames): every row is in the validation split."""
+    from modeldistill.synthetic.identity_heldout_frames import generate_identity_heldout_rows
+
+    return _sentence_rows(generate_identity_heldout_rows(seed=int(options.get("seed", 1234))))
+
+
 LOADERS: dict[str, Loader] = {
     "hate_speech18": Loader(
         read_hate_speech18,
@@ -211,6 +220,16 @@ LOADERS: dict[str, Loader] = {
         "from the behavioural check's.",
         "Apache-2.0",
         "more shapes of negated hate, polite hate and friendly mentions of 26 identity groups",
+        needs_path=False,
+    ),
+    "identity_heldout": Loader(
+        read_identity_heldout,
+        {HATE: HATE, NOT_HATE: NOT_HATE},
+        "validation",
+        "Written in this repository (modeldistill/synthetic/identity_heldout_frames.py); its "
+        "frames are disjoint from the training templates' and the behavioural check's.",
+        "Apache-2.0",
+        "validation only: held-out frames about 26 identity groups, both verdicts",
         needs_path=False,
     ),
 }
