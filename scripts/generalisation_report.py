@@ -71,6 +71,9 @@ def _model_runs(folder: Path) -> dict:
         "eval_identity_validation": _read(folder / "eval-identity-validation.json"),
         "eval_identity_heldout": _read(folder / "eval-identity-heldout.json"),
         "check": _strip_check(_read(folder / "check.json")),
+        "int8_per_channel": (
+            (_read(folder / "export" / "inference.json") or {}).get("quantization") or {}
+        ).get("per_channel"),
         "teacher": _train_facts(folder / "teacher"),
         "student": _train_facts(folder / "odd"),
         "size_bytes": (folder / "export" / "model.int8.onnx").stat().st_size
@@ -546,6 +549,10 @@ def _further_row(seed: str, recipe: str, figures: dict) -> dict:
         "check": _check_accuracy(figures),
         "cases": {case: (cases.get(case) or {}).get("accuracy") for case in FURTHER_CASES},
         "test_gap": figures["eval_general"]["bias"]["fpr_gap"],
+        # Runs exported before per-channel weights became export's default did not record it.
+        "int8": {True: "per channel", False: "per matrix"}.get(
+            figures.get("int8_per_channel"), "per matrix (default then)"
+        ),
         "train_seconds": _train_time(figures),
     }
 

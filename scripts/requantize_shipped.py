@@ -37,7 +37,12 @@ from onnx import helper, numpy_helper
 from modeldistill.artifacts import read_inference, write_inference
 from modeldistill.data.config import DataConfig
 from modeldistill.data.splits import load_splits
-from modeldistill.export.config import GELU_INPUT_RANGE, SMOOTHING_ALPHA, ExportConfig
+from modeldistill.export.config import (
+    GELU_INPUT_RANGE,
+    PER_CHANNEL,
+    SMOOTHING_ALPHA,
+    ExportConfig,
+)
 from modeldistill.export.export import quantize_folder
 from modeldistill.export.onnx import tensor_consumers
 
@@ -161,7 +166,7 @@ def main() -> int:
     parser.add_argument(
         "--per-channel",
         action=argparse.BooleanOptionalAction,
-        default=False,
+        default=PER_CHANNEL,
         help="one weight scale per output channel, or per matrix (export's flag and default)",
     )
     parser.add_argument(

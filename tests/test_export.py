@@ -109,15 +109,15 @@ def test_export_writes_everything(trained, tmp_path, capsys):
 
 @pytest.mark.parametrize("quantization", ["static", "dynamic", "static-gelu-fp32"])
 def test_int8_weights_have_one_scale_per_output_channel(trained, tmp_path, quantization):
-    """With --per-channel every quantised matrix product has one scale per output channel
-    (embedding lookups keep one scale per table), static ones 7-bit."""
+    """By default every quantised matrix product has one scale per output channel (embedding
+    lookups keep one scale per table), static ones 7-bit."""
     import onnx
     from onnx import numpy_helper
 
     out = tmp_path / "deploy"
     method, _, gelu = quantization.partition("-")
     argv = ["export", str(trained), "--out", str(out), "--int8", "--quantization", method]
-    assert main(argv + ["--per-channel"] + ["--gelu-input-range", "0"] * bool(gelu)) == 0
+    assert main(argv + ["--gelu-input-range", "0"] * bool(gelu)) == 0
     graph = onnx.load(out / "model.int8.onnx").graph
     scales = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     if quantization == "dynamic":
@@ -151,12 +151,15 @@ def test_int8_weights_have_one_scale_per_output_channel(trained, tmp_path, quant
 
 
 @pytest.mark.parametrize("method", ["static", "dynamic"])
-def test_one_scale_per_matrix_by_default_and_batch_invariance_kept(trained, tmp_path, method):
+def test_no_per_channel_gives_one_scale_per_matrix_and_keeps_batch_invariance(
+    trained, tmp_path, method
+):
     import onnx
     from onnx import numpy_helper
 
     out = tmp_path / "deploy"
     argv = ["export", str(trained), "--out", str(out), "--int8", "--quantization", method]
+    argv.append("--no-per-channel")
     assert main(argv) == 0
     graph = onnx.load(out / "model.int8.onnx").graph
     scales = {i.name: numpy_helper.to_array(i) for i in graph.initializer}

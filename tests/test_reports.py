@@ -186,6 +186,7 @@ def test_further_remedy_takes_later_seeds_and_the_held_out_frames():
     report = load_script("generalisation_report")
     base = {"seed1234": _remedy_run(0.650, 0.2, 0.80, 0.05), "seed42": _remedy_run(0.660, 0, 1, 0)}
     first, later = _remedy_run(0.645, 0.1, 0.85, 0.02), _remedy_run(0.670, 0.1, 0.85, 0.02)
+    later["int8_per_channel"] = True
     later["eval_identity_heldout"] = {
         "per_class": {"not_hate": {"recall": 0.75}, "hate": {"recall": 0.5}}
     }
@@ -207,5 +208,7 @@ def test_further_remedy_takes_later_seeds_and_the_held_out_frames():
     held_out = {(r["seed"], r["recipe"]): r["heldout"] for r in found["rows"]}
     assert held_out[("seed42", "next + more shapes")] == {"fpr": 0.25, "hate_recall": 0.5}
     assert held_out[("seed1234", "next + more shapes")] == {"fpr": None, "hate_recall": None}
+    # a run that did not record its int8 weights was exported before per channel was the default
+    assert [r["int8"] for r in found["rows"]][-2:] == ["per matrix (default then)", "per channel"]
     assert found["heldout_shipped"]["fpr"] == pytest.approx(0.1)
     assert found["table"]["mean"]["validation"]["mean"] == pytest.approx(0.6575)
