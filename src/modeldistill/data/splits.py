@@ -113,7 +113,7 @@ def _check_splits(
             )
 
 
-def _paper_splits(config: DataConfig) -> Splits:
+def _paper_splits(config: DataConfig, required: tuple[str, ...]) -> Splits:
     """The paper's protocol: binary hate/noHate, train on sampled_train, test on sampled_test; a
     seeded 10% of sampled_train is held out for validation (model selection, threshold)."""
     folder = Path(config.data[0])
@@ -141,7 +141,7 @@ def _paper_splits(config: DataConfig) -> Splits:
     splits = Splits(
         train_and_validation["train"], train_and_validation["test"], load("sampled_test"), labels
     )
-    _check_splits(splits, config.stratify)
+    _check_splits(splits, config.stratify, required)
     return splits
 
 
@@ -171,7 +171,7 @@ def load_splits(config: DataConfig, required: tuple[str, ...] = build.SPLITS) ->
     if config.multi_source:
         return _multi_source_splits(config, required)
     if config.protocol == "paper":
-        return _paper_splits(config)
+        return _paper_splits(config, required)
     rows, labels = load_rows(config)
     stratify = "label" if config.stratify else None
     try:
@@ -187,7 +187,7 @@ def load_splits(config: DataConfig, required: tuple[str, ...] = build.SPLITS) ->
     authors_folder = Path(config.data[0]).is_dir()
     drop = config.deduplicate if config.deduplicate is not None else not authors_folder
     splits = _deduplicate(splits, drop)
-    _check_splits(splits, config.stratify)
+    _check_splits(splits, config.stratify, required)
     return splits
 
 
