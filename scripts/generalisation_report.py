@@ -499,14 +499,9 @@ def _seed_table(runs: dict) -> dict:
     }
 
 
-def next_recipe(results: dict) -> dict | None:
-    """recipes/general-next.yaml trained at full budget, and issue #19's ship rule against the
-    shipped model (scripts/ship_decision.py --out runs/general-next/ship-decision.json)."""
-    found = results.get("next") or {}
-    runs, decision = found.get("seeds") or {}, found.get("decision")
-    if not runs or decision is None:
-        return None
-    later = found.get("seed_decisions") or {}
+def _ship_rule_by_seed(runs: dict, decision: dict, later: dict) -> dict:
+    """A recipe's seeds under issue #19's ship rule: `decision` judged the one seed with no
+    decision of its own (ship-decision.json), `later` each later seed's."""
     table = _seed_table(runs)
     missed = [_missed(each) for each in (decision, *later.values())]
     by_validation = [row for row in table["rows"] if row["validation"] is not None]
@@ -526,9 +521,18 @@ def next_recipe(results: dict) -> dict | None:
         "ship": decision["ship"],
         "targets": decision["targets"],
         "failed": missed[0],
-        # ship-decision.json judged the one seed with no decision of its own.
         **_per_seed_checks(next(name for name in runs if name not in later), decision, later),
     }
+
+
+def next_recipe(results: dict) -> dict | None:
+    """recipes/general-next.yaml trained at full budget, and issue #19's ship rule against the
+    shipped model (scripts/ship_decision.py --out runs/general-next/ship-decision.json)."""
+    found = results.get("next") or {}
+    runs, decision = found.get("seeds") or {}, found.get("decision")
+    if not runs or decision is None:
+        return None
+    return _ship_rule_by_seed(runs, decision, found.get("seed_decisions") or {})
 
 
 def _further_row(seed: str, recipe: str, figures: dict) -> dict:
@@ -586,14 +590,8 @@ def further_remedy(results: dict) -> dict | None:
         else:
             new["verdict"] = "no base seed"
         rows.append(new)
-    # Later seeds' own decisions; ship-decision.json judged the one seed without one.
-    later = found.get("seed_decisions") or {}
-    missed = [_missed(each) for each in (decision, *later.values())]
-    table = _seed_table(runs)
-    by_validation = [row for row in table["rows"] if row["validation"] is not None]
     shipped = results.get("shipped") or {}
     return {
-        "seeds": list(runs),
         "rows": rows,
         "spread": spread,
         "adopted": bool(judged) and all(v == "adopted" for v in judged),
@@ -603,17 +601,7 @@ def further_remedy(results: dict) -> dict | None:
         "heldout_shipped": _identity_errors(shipped, "eval_identity_heldout")
         if shipped.get("eval_identity_heldout")
         else None,
-        "table": table,
-        "best_on_validation": max(by_validation, key=lambda row: row["validation"])["name"]
-        if by_validation
-        else None,
-        "later": {name: _missed(each) for name, each in later.items()},
-        "decided_seeds": 1 + len(later),
-        "missed_by_every_seed": [t for t in missed[0] if all(t in m for m in missed)],
-        "ship": decision["ship"],
-        "failed": missed[0],
-        "targets": decision["targets"],
-        **_per_seed_checks(next(name for name in runs if name not in later), decision, later),
+        **_ship_rule_by_seed(runs, decision, found.get("seed_decisions") or {}),
     }
 
 

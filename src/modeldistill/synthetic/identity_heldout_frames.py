@@ -15,8 +15,7 @@ from __future__ import annotations
 from modeldistill.labels import HATE, NOT_HATE
 from modeldistill.synthetic.generate import Sentence
 from modeldistill.synthetic.identity_frames import generate_identity_rows
-from modeldistill.synthetic.identity_more_frames import MORE_ADJECTIVES, MORE_NOUNS
-from modeldistill.synthetic.training_frames import ADJECTIVES, NOUNS
+from modeldistill.synthetic.identity_more_frames import WIDER_ADJECTIVES, WIDER_NOUNS
 
 IDENTITY_HELDOUT_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "plain hate": (
@@ -85,5 +84,5 @@ IDENTITY_HELDOUT_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
 
 def generate_identity_heldout_rows(seed: int = 1234, fills: int = 2) -> list[Sentence]:
     return generate_identity_rows(
-        IDENTITY_HELDOUT_CASES, seed, fills, ADJECTIVES + MORE_ADJECTIVES, NOUNS + MORE_NOUNS
+        IDENTITY_HELDOUT_CASES, seed, fills, WIDER_ADJECTIVES, WIDER_NOUNS
     )

@@ -22,6 +22,8 @@ from modeldistill.synthetic.training_frames import ADJECTIVES, NOUNS
 # Hateful words seen in negations only here (none is a word of the check).
 MORE_ADJECTIVES = ("violent", "greedy", "backward", "ugly", "dangerous", "sick", "dishonest")
 MORE_NOUNS = ("criminals", "thieves", "terrorists", "freaks", "perverts", "savages", "a threat")
+# The whole pool these frames fill their hateful-word slots from.
+WIDER_ADJECTIVES, WIDER_NOUNS = ADJECTIVES + MORE_ADJECTIVES, NOUNS + MORE_NOUNS
 
 IDENTITY_MORE_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "negated hate": (
@@ -95,6 +97,4 @@ IDENTITY_MORE_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def generate_identity_more_rows(seed: int = 1234, fills: int = 2) -> list[Sentence]:
-    return generate_identity_rows(
-        IDENTITY_MORE_CASES, seed, fills, ADJECTIVES + MORE_ADJECTIVES, NOUNS + MORE_NOUNS
-    )
+    return generate_identity_rows(IDENTITY_MORE_CASES, seed, fills, WIDER_ADJECTIVES, WIDER_NOUNS)
