@@ -150,6 +150,8 @@ def gather(runs: Path) -> dict:
         "next": _recipe_runs(runs / "general-next"),
         # One more change on top of the next recipe (recipes/general-next-more.yaml).
         "next_more": _recipe_runs(runs / "general-next-more"),
+        # And one on top of that (recipes/general-next-contrast.yaml).
+        "next_contrast": _recipe_runs(runs / "general-next-contrast"),
         "loso": {
             source: {
                 "left_out": _read(runs / "loso" / source / "eval-left-out.json"),
@@ -605,6 +607,59 @@ def further_remedy(results: dict) -> dict | None:
     }
 
 
+def _heldout_verdict(remedy: dict, base: dict, spread: float) -> str:
+    """The contrast remedy's rule, fixed before its first run: the held-out identity frames
+    replace the identity templates' saturated validation rows. Adopted when the mean public hate
+    F1 stays within twice the base recipe's seed spread, the held-out frames' FPR falls and their
+    hate recall falls by at most one point."""
+    if remedy["validation"] < base["validation"] - 2 * spread:
+        return "rejected: hate F1 lower"
+    if remedy["heldout"]["fpr"] is None or base["heldout"]["fpr"] is None:
+        return "not judged: no held-out figures"
+    if remedy["heldout"]["hate_recall"] < base["heldout"]["hate_recall"] - 0.01:
+        return "rejected: held-out recall lower"
+    if remedy["heldout"]["fpr"] < base["heldout"]["fpr"]:
+        return "adopted"
+    return "rejected: held-out FPR not lower"
+
+
+def contrast_remedy(results: dict) -> dict | None:
+    """recipes/general-next-contrast.yaml against the more recipe (its base) on the next recipe's
+    validation split, judged by `_heldout_verdict`. A base seed whose model is gone has no
+    held-out figures; it is then compared with the mean of the base seeds that have them."""
+    found, base = results.get("next_contrast") or {}, (results.get("next_more") or {}).get("seeds")
+    runs, decision = found.get("seeds") or {}, found.get("decision")
+    if not runs or decision is None or not base:
+        return None
+    base_rows = {name: _further_row(name, "next + more shapes", run) for name, run in base.items()}
+    spread = statistics.stdev([row["validation"] for row in base_rows.values()])
+    scored = [row["heldout"] for row in base_rows.values() if row["heldout"]["fpr"] is not None]
+    pooled = {
+        "fpr": statistics.mean(h["fpr"] for h in scored) if scored else None,
+        "hate_recall": statistics.mean(h["hate_recall"] for h in scored) if scored else None,
+    }
+    rows = []
+    for name, run in runs.items():
+        new = _further_row(name, "more + contrast pairs", run)
+        old = base_rows.get(name)
+        if old is None:
+            new["verdict"] = "no base seed"
+        else:
+            reference = dict(old)
+            if reference["heldout"]["fpr"] is None:
+                reference["heldout"] = pooled
+            new["verdict"] = _heldout_verdict(new, reference, spread)
+            rows.append(old | {"verdict": "base"})
+        rows.append(new)
+    return {
+        "rows": rows,
+        "spread": spread,
+        "heldout_base_seeds": [n for n, r in base_rows.items() if r["heldout"]["fpr"] is not None],
+        "heldout_base_mean": pooled,
+        **_ship_rule_by_seed(runs, decision, found.get("seed_decisions") or {}),
+    }
+
+
 def _missed(decision: dict) -> list[str]:
     return [row["target"] for row in decision["targets"] if not row["met"]]
 
@@ -685,6 +740,7 @@ def context(results: dict) -> dict:
         "next_recipe": found,
         "bias": bias_side_by_side(results, found),
         "further": further_remedy(results),
+        "contrast": contrast_remedy(results),
         "templates": templates(results, reference),
         "ensemble": ensemble(results, reference),
         "seeds": seeds(results),

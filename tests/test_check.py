@@ -18,6 +18,11 @@ from modeldistill.synthetic.cases import check_sentences
 from modeldistill.synthetic.check_frames import CASES, SPELLING_CASE, VARIANT_SOURCES
 from modeldistill.synthetic.generate import VARIANT_NAMES, needs_group
 from modeldistill.synthetic.identity import IDENTITIES, mentioned_groups
+from modeldistill.synthetic.identity_contrast_frames import (
+    CONTRAST_PAIRS,
+    IDENTITY_CONTRAST_CASES,
+    generate_identity_contrast_rows,
+)
 from modeldistill.synthetic.identity_frames import (
     IDENTITY_TRAINING_CASES,
     generate_identity_training_rows,
@@ -114,8 +119,9 @@ def _hateful_words(cases) -> set[str]:
         (TRAINING_CASES, generate_training_rows),
         (IDENTITY_TRAINING_CASES, generate_identity_training_rows),
         (IDENTITY_MORE_CASES, generate_identity_more_rows),
+        (IDENTITY_CONTRAST_CASES, generate_identity_contrast_rows),
     ],
-    ids=["templates", "identity_templates", "identity_templates_more"],
+    ids=["templates", "identity_templates", "identity_templates_more", "contrast"],
 )
 def test_training_templates_are_disjoint_from_the_check(cases, generate):
     # compared as duplicate_key sees them: case, spacing and punctuation do not make a frame new
@@ -135,7 +141,12 @@ def test_held_out_identity_frames_share_nothing_with_training_or_the_check():
     # identity templates' own validation rows, which every model clears alike
     trained = {
         duplicate_key(frame)
-        for cases in (TRAINING_CASES, IDENTITY_TRAINING_CASES, IDENTITY_MORE_CASES)
+        for cases in (
+            TRAINING_CASES,
+            IDENTITY_TRAINING_CASES,
+            IDENTITY_MORE_CASES,
+            IDENTITY_CONTRAST_CASES,
+        )
         for _, frames in cases.values()
         for frame in frames
     }
@@ -148,6 +159,7 @@ def test_held_out_identity_frames_share_nothing_with_training_or_the_check():
         generate_training_rows,
         generate_identity_training_rows,
         generate_identity_more_rows,
+        generate_identity_contrast_rows,
     ):
         assert not texts & {duplicate_key(row.text) for row in generate()}
     assert not texts & {duplicate_key(sentence.text) for sentence in check_sentences()}
@@ -155,7 +167,12 @@ def test_held_out_identity_frames_share_nothing_with_training_or_the_check():
 
 @pytest.mark.parametrize(
     "generate",
-    [generate_identity_training_rows, generate_identity_more_rows, generate_identity_heldout_rows],
+    [
+        generate_identity_training_rows,
+        generate_identity_more_rows,
+        generate_identity_contrast_rows,
+        generate_identity_heldout_rows,
+    ],
 )
 def test_identity_templates_cover_every_group_on_both_sides(generate):
     rows = generate()
@@ -163,6 +180,35 @@ def test_identity_templates_cover_every_group_on_both_sides(generate):
     for label in ("hate", "not_hate"):
         assert {r.group for r in rows if r.label == label} == IDENTITY_KEYS
     assert not any(re.search(r"[{}\[\]]", r.text) for r in rows)
+
+
+def test_contrast_pairs_differ_only_in_the_deciding_words():
+    # both halves of a pair get the same group and the same hateful words, so that neither the
+    # group nor the hateful word can tell the model which half it reads
+    rows = generate_identity_contrast_rows(seed=5, fills=1)
+    hateful = [r for r in rows if r.label == "hate"]
+    harmless = [r for r in rows if r.label == "not_hate"]
+    assert (
+        len(hateful) == len(harmless) == sum(map(len, CONTRAST_PAIRS.values())) * len(IDENTITY_KEYS)
+    )
+    slots = set(training.THREATS) | set(_wider_words())
+    pairs_with_words = 0
+    for hate_row, harmless_row in zip(hateful, harmless, strict=True):
+        assert hate_row.group == harmless_row.group
+        used = {w for w in slots if re.search(rf"\b{re.escape(w)}\b", hate_row.text.lower())}
+        pairs_with_words += bool(used)
+        for word in used:
+            assert re.search(rf"\b{re.escape(word)}\b", harmless_row.text.lower()), (
+                hate_row.text,
+                harmless_row.text,
+            )
+    assert pairs_with_words > len(hateful) // 2
+
+
+def _wider_words():
+    from modeldistill.synthetic.identity_more_frames import WIDER_ADJECTIVES, WIDER_NOUNS
+
+    return (*WIDER_ADJECTIVES, *WIDER_NOUNS)
 
 
 def test_training_rows_are_seeded_and_labelled():

@@ -212,3 +212,46 @@ def test_further_remedy_takes_later_seeds_and_the_held_out_frames():
     assert [r["int8"] for r in found["rows"]][-2:] == ["per matrix (default then)", "per channel"]
     assert found["heldout_shipped"]["fpr"] == pytest.approx(0.1)
     assert found["table"]["mean"]["validation"]["mean"] == pytest.approx(0.6575)
+
+
+def _held_out(run: dict, fpr: float, recall: float) -> dict:
+    run["eval_identity_heldout"] = {
+        "per_class": {"not_hate": {"recall": 1 - fpr}, "hate": {"recall": recall}}
+    }
+    return run
+
+
+def test_contrast_remedy_is_judged_on_the_held_out_frames():
+    report = load_script("generalisation_report")
+    # the base seed1234's model is gone (no held-out figures): it is compared with the mean of
+    # the base seeds that have them, FPR (0.10 + 0.06) / 2 = 0.08, recall (0.80 + 0.90) / 2 = 0.85
+    base = {
+        "seed1234": _remedy_run(0.650, 0.2, 0.80, 0.0),
+        "seed42": _held_out(_remedy_run(0.660, 0.2, 0.80, 0.0), 0.10, 0.80),
+        "seed7": _held_out(_remedy_run(0.655, 0.2, 0.80, 0.0), 0.06, 0.90),
+    }
+    candidate = _held_out(_remedy_run(0.648, 0.1, 0.85, 0.0), 0.07, 0.845)
+    results = {
+        "next_more": {"seeds": base},
+        "next_contrast": {
+            "seeds": {"seed1234": candidate},
+            "decision": _decision(["check >= 90%"], 0.7, 0.1, 0.5),
+        },
+    }
+    found = report.contrast_remedy(results)
+    assert found["heldout_base_seeds"] == ["seed42", "seed7"]
+    assert found["heldout_base_mean"]["fpr"] == pytest.approx(0.08)
+    assert [r["verdict"] for r in found["rows"]] == ["base", "adopted"]
+    assert found["failed"] == ["check >= 90%"]
+    # recall more than a point under the base's: rejected, however low the FPR
+    _held_out(candidate, 0.01, 0.835)
+    assert (
+        report.contrast_remedy(results)["rows"][1]["verdict"] == "rejected: held-out recall lower"
+    )
+    _held_out(candidate, 0.09, 0.95)
+    assert (
+        report.contrast_remedy(results)["rows"][1]["verdict"] == "rejected: held-out FPR not lower"
+    )
+    # the base spread is the std of 0.650, 0.660, 0.655 (0.005): 0.63 is further than twice that
+    results["next_contrast"]["seeds"]["seed1234"] = _held_out(_remedy_run(0.63, 0, 1, 0), 0, 1)
+    assert report.contrast_remedy(results)["rows"][1]["verdict"] == "rejected: hate F1 lower"

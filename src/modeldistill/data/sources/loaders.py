@@ -126,6 +126,14 @@ def read_identity_templates_more(path: Path, options: dict) -> RawRows:
     return _sentence_rows(generate_identity_more_rows(seed=int(options.get("seed", 1234))))
 
 
+def read_identity_templates_contrast(path: Path, options: dict) -> RawRows:
+    """Hateful and harmless sentences in pairs that differ only in a negation or a stance, about
+    every identity group (see modeldistill.synthetic.identity_contrast_frames)."""
+    from modeldistill.synthetic.identity_contrast_frames import generate_identity_contrast_rows
+
+    return _sentence_rows(generate_identity_contrast_rows(seed=int(options.get("seed", 1234))))
+
+
 def read_identity_heldout(path: Path, options: dict) -> RawRows:
     """Validation-only sentences about every identity group, from frames no training source uses
     (see modeldistill.synthetic.identity_heldout_frames): every row is in the validation split."""
@@ -220,6 +228,16 @@ LOADERS: dict[str, Loader] = {
         "from the behavioural check's.",
         "Apache-2.0",
         "more shapes of negated hate, polite hate and friendly mentions of 26 identity groups",
+        needs_path=False,
+    ),
+    "identity_templates_contrast": Loader(
+        read_identity_templates_contrast,
+        {HATE: HATE, NOT_HATE: NOT_HATE},
+        "seeded",
+        "Written in this repository (modeldistill/synthetic/identity_contrast_frames.py); "
+        "disjoint from the behavioural check's and the held-out validation frames.",
+        "Apache-2.0",
+        "hateful and harmless sentences in pairs that differ only in a negation or a stance",
         needs_path=False,
     ),
     "identity_heldout": Loader(
