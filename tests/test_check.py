@@ -136,6 +136,13 @@ def test_training_templates_are_disjoint_from_the_check(cases, generate):
     assert not check_texts & {duplicate_key(row.text) for row in generate()}
 
 
+def _word_runs(frame: str, length: int = 4) -> set[str]:
+    """Every run of `length` words of a frame with at most one slot in it."""
+    words = re.findall(r"\{[a-z]+\}|[a-z']+", frame.lower())
+    runs = (words[i : i + length] for i in range(len(words) - length + 1))
+    return {" ".join(run) for run in runs if sum(w.startswith("{") for w in run) <= 1}
+
+
 def test_held_out_identity_frames_share_nothing_with_training_or_the_check():
     # a held-out frame that a training source also uses would make validation as easy as the
     # identity templates' own validation rows, which every model clears alike
@@ -153,6 +160,20 @@ def test_held_out_identity_frames_share_nothing_with_training_or_the_check():
     checked = {duplicate_key(frame) for _, frames in ALL_CASES.values() for frame in frames}
     held_out = {duplicate_key(f) for _, frames in IDENTITY_HELDOUT_CASES.values() for f in frames}
     assert not held_out & trained and not held_out & checked
+
+    # nor four words in a row: "every single one of the {group} is {adj}" beside a training
+    # frame "every single one of those {group} is [{adj}]" is the same sentence to a model
+    def runs(*cases):
+        return {
+            run for c in cases for _, frames in c.values() for f in frames for run in _word_runs(f)
+        }
+
+    elsewhere = runs(
+        TRAINING_CASES, IDENTITY_TRAINING_CASES, IDENTITY_MORE_CASES, IDENTITY_CONTRAST_CASES
+    ) | runs(ALL_CASES)
+    for _, frames in IDENTITY_HELDOUT_CASES.values():
+        for frame in frames:
+            assert not _word_runs(frame) & elsewhere, frame
     assert not _hateful_words(IDENTITY_HELDOUT_CASES) & _hateful_words(ALL_CASES)
     texts = {duplicate_key(row.text) for row in generate_identity_heldout_rows()}
     for generate in (

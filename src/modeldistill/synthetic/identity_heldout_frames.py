@@ -21,9 +21,9 @@ IDENTITY_HELDOUT_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "plain hate": (
         HATE,
         (
-            "{group} are {adj} and always will be",
-            "every single one of the {group} is {adj}",
-            "{group} are {noun} who should go back to where they came from",
+            "anyone who has lived near {group} knows how {adj} they are",
+            "{group}? {adj}, the lot of them",
+            "{group} are {noun} and this town would be cleaner without them",
             "let's {threat} the {group} before they take over",
         ),
     ),
@@ -31,7 +31,7 @@ IDENTITY_HELDOUT_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
         HATE,
         (
             "not to be unkind, but {group} are simply {adj} by nature",
-            "i hope this doesn't come across badly, but {group} should be kept out of our schools",
+            "i hope this doesn't come across badly, but {group} shouldn't be let near our schools",
             "if i may say so, the fewer {group} there are here, the better",
             "begging your pardon, but {one} is not fit to be a neighbour",
         ),
