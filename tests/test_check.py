@@ -35,6 +35,8 @@ from modeldistill.synthetic.identity_more_frames import (
     IDENTITY_MORE_CASES,
     MORE_ADJECTIVES,
     MORE_NOUNS,
+    WIDER_ADJECTIVES,
+    WIDER_NOUNS,
     generate_identity_more_rows,
 )
 from modeldistill.synthetic.lexicon import GROUPS, NO_GROUP
@@ -44,6 +46,13 @@ from modeldistill.synthetic.training_frames import TRAINING_CASES, generate_trai
 _MARK = re.compile(r"\[([^\]]+)\]")
 IDENTITY_KEYS = {identity.key for identity in IDENTITIES}
 ALL_CASES = {**CASES, **SUPPORT_CASES}
+# Every source of training frames written in this repository.
+TRAINED_CASES = (
+    TRAINING_CASES,
+    IDENTITY_TRAINING_CASES,
+    IDENTITY_MORE_CASES,
+    IDENTITY_CONTRAST_CASES,
+)
 
 
 def test_every_template_yields_its_expected_label_for_every_group():
@@ -146,17 +155,7 @@ def _word_runs(frame: str, length: int = 4) -> set[str]:
 def test_held_out_identity_frames_share_nothing_with_training_or_the_check():
     # a held-out frame that a training source also uses would make validation as easy as the
     # identity templates' own validation rows, which every model clears alike
-    trained = {
-        duplicate_key(frame)
-        for cases in (
-            TRAINING_CASES,
-            IDENTITY_TRAINING_CASES,
-            IDENTITY_MORE_CASES,
-            IDENTITY_CONTRAST_CASES,
-        )
-        for _, frames in cases.values()
-        for frame in frames
-    }
+    trained = {duplicate_key(f) for cases in TRAINED_CASES for _, fs in cases.values() for f in fs}
     checked = {duplicate_key(frame) for _, frames in ALL_CASES.values() for frame in frames}
     held_out = {duplicate_key(f) for _, frames in IDENTITY_HELDOUT_CASES.values() for f in frames}
     assert not held_out & trained and not held_out & checked
@@ -168,9 +167,7 @@ def test_held_out_identity_frames_share_nothing_with_training_or_the_check():
             run for c in cases for _, frames in c.values() for f in frames for run in _word_runs(f)
         }
 
-    elsewhere = runs(
-        TRAINING_CASES, IDENTITY_TRAINING_CASES, IDENTITY_MORE_CASES, IDENTITY_CONTRAST_CASES
-    ) | runs(ALL_CASES)
+    elsewhere = runs(*TRAINED_CASES, ALL_CASES)
     for _, frames in IDENTITY_HELDOUT_CASES.values():
         for frame in frames:
             assert not _word_runs(frame) & elsewhere, frame
@@ -212,7 +209,7 @@ def test_contrast_pairs_differ_only_in_the_deciding_words():
     assert (
         len(hateful) == len(harmless) == sum(map(len, CONTRAST_PAIRS.values())) * len(IDENTITY_KEYS)
     )
-    slots = set(training.THREATS) | set(_wider_words())
+    slots = {*training.THREATS, *WIDER_ADJECTIVES, *WIDER_NOUNS}
     pairs_with_words = 0
     for hate_row, harmless_row in zip(hateful, harmless, strict=True):
         assert hate_row.group == harmless_row.group
@@ -224,12 +221,6 @@ def test_contrast_pairs_differ_only_in_the_deciding_words():
                 harmless_row.text,
             )
     assert pairs_with_words > len(hateful) // 2
-
-
-def _wider_words():
-    from modeldistill.synthetic.identity_more_frames import WIDER_ADJECTIVES, WIDER_NOUNS
-
-    return (*WIDER_ADJECTIVES, *WIDER_NOUNS)
 
 
 def test_training_rows_are_seeded_and_labelled():

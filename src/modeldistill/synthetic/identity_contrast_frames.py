@@ -4,8 +4,8 @@ claim they quote).
 
 The more recipe's models learnt "threat verb + group" and "group + dehumanising noun" as cues for
 both verdicts at once: on the held-out validation frames they pass "no decent person wants to
-{threat} {group}" as hate (2-6% right) and miss "{group} are {noun} who should go back ..." more
-often than today's model. A pair makes the cue useless on its own: both halves hold the same
+{threat} {group}" as hate (2-6% right) and, in those frames' first version, missed "{group} are
+{noun} who should go back ..." more often than today's model. A pair makes the cue useless on its own: both halves hold the same
 group, the same hateful word and the same threat, so only the negation or the stance can tell them
 apart (the idea of counterfactually augmented data, Kaushik et al. 2020). Both halves of a pair
 get the same seeded words. Like the other training frames these share no frame, no hateful word
@@ -18,8 +18,8 @@ from __future__ import annotations
 import random
 
 from modeldistill.labels import HATE, NOT_HATE
-from modeldistill.synthetic.generate import Sentence, expand
-from modeldistill.synthetic.identity import identity_groups
+from modeldistill.synthetic.generate import Sentence
+from modeldistill.synthetic.identity_frames import fill_word_slots, unique_identity_rows
 from modeldistill.synthetic.identity_more_frames import WIDER_ADJECTIVES, WIDER_NOUNS
 from modeldistill.synthetic.training_frames import THREATS
 
@@ -87,28 +87,20 @@ IDENTITY_CONTRAST_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _fill(frame: str, adjective: str, noun: str, threat: str) -> str:
-    return frame.replace("{adj}", adjective).replace("{noun}", noun).replace("{threat}", threat)
-
-
 def generate_identity_contrast_rows(seed: int = 1234, fills: int = 2) -> list[Sentence]:
     """Every pair with every identity group, `fills` times; each time one seeded choice of
     hateful words per pair fills both of its halves. Repeated texts are kept once."""
     rng = random.Random(seed)
-    pair_count = len(IDENTITY_CONTRAST_CASES["contrast, hateful half"][1])
-    rows: list[Sentence] = []
-    seen: set[str] = set()
-    for _ in range(fills):
+    pair_count = sum(map(len, CONTRAST_PAIRS.values()))
+
+    def one_round() -> dict[str, tuple[str, tuple[str, ...]]]:
         words = [
             (rng.choice(WIDER_ADJECTIVES), rng.choice(WIDER_NOUNS), rng.choice(THREATS))
             for _ in range(pair_count)
         ]
-        filled = {
-            case: (label, tuple(_fill(frame, *w) for frame, w in zip(frames, words, strict=True)))
+        return {
+            case: (label, tuple(fill_word_slots(f, *w) for f, w in zip(frames, words, strict=True)))
             for case, (label, frames) in IDENTITY_CONTRAST_CASES.items()
         }
-        for sentence, _marked in expand(filled, identity_groups()):
-            if sentence.text.lower() not in seen:
-                seen.add(sentence.text.lower())
-                rows.append(sentence)
-    return rows
+
+    return unique_identity_rows(one_round() for _ in range(fills))

@@ -15,6 +15,7 @@ The `identity_templates` data loader serves them (`recipes/general.yaml` says wh
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 
 from modeldistill.labels import HATE, NOT_HATE
 from modeldistill.synthetic.generate import Sentence, expand, fill_cases
@@ -77,14 +78,24 @@ IDENTITY_TRAINING_CASES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _fill_words(
-    frame: str, rng: random.Random, adjectives: tuple[str, ...], nouns: tuple[str, ...]
-) -> str:
-    return (
-        frame.replace("{adj}", rng.choice(adjectives))
-        .replace("{noun}", rng.choice(nouns))
-        .replace("{threat}", rng.choice(THREATS))
-    )
+def fill_word_slots(frame: str, adjective: str, noun: str, threat: str) -> str:
+    """A frame with its hateful-word slots filled (group slots kept)."""
+    return frame.replace("{adj}", adjective).replace("{noun}", noun).replace("{threat}", threat)
+
+
+def unique_identity_rows(
+    rounds: Iterable[dict[str, tuple[str, tuple[str, ...]]]],
+) -> list[Sentence]:
+    """Every frame of each round of word-filled cases with every identity group, in order;
+    a text repeated (in any case) is kept once."""
+    rows: list[Sentence] = []
+    seen: set[str] = set()
+    for filled in rounds:
+        for sentence, _marked in expand(filled, identity_groups()):
+            if sentence.text.lower() not in seen:
+                seen.add(sentence.text.lower())
+                rows.append(sentence)
+    return rows
 
 
 def generate_identity_rows(
@@ -97,15 +108,13 @@ def generate_identity_rows(
     """Every frame of `cases` with every identity group; frames with a hateful-word slot `fills`
     times, with seeded word choices. Repeated texts are kept once."""
     rng = random.Random(seed)
-    rows: list[Sentence] = []
-    seen: set[str] = set()
-    for _ in range(fills):
-        filled = fill_cases(cases, lambda frame: _fill_words(frame, rng, adjectives, nouns))
-        for sentence, _marked in expand(filled, identity_groups()):
-            if sentence.text.lower() not in seen:
-                seen.add(sentence.text.lower())
-                rows.append(sentence)
-    return rows
+
+    def fill_words(frame: str) -> str:
+        return fill_word_slots(
+            frame, rng.choice(adjectives), rng.choice(nouns), rng.choice(THREATS)
+        )
+
+    return unique_identity_rows(fill_cases(cases, fill_words) for _ in range(fills))
 
 
 def generate_identity_training_rows(seed: int = 1234, fills: int = 2) -> list[Sentence]:
