@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# One change against the general recipe: distil the odd student from the mean logits of the three
-# seeds' teachers (scripts/general_recipe.sh, SEED=1234, 42, 7) instead of seed 1234's alone.
-# The student's layers, seed and every other setting are seed 1234's; scored like the recipe.
-#   bash scripts/ensemble_student.sh          # SEEDS, RUNS, OUT, DATA, TEST_DATA override
+# One change against a recipe: distil the odd student from the mean logits of several seeds'
+# teachers (scripts/general_recipe.sh, SEED=1234, 42, 7) instead of the first seed's alone.
+# The student's layers, seed and every other setting are the first seed's; scored like the recipe.
+#   bash scripts/ensemble_student.sh   # SEEDS, RUNS, OUT, DATA, TEST_DATA, VALIDATION_DATA override
+# Issue #19's run on the more recipe (two teachers, judged on the next recipe's validation split):
+#   DATA=recipes/general-next-more.yaml VALIDATION_DATA=recipes/general-next.yaml SEEDS="1234 42" \
+#     RUNS=runs/general-next-more-teachers OUT=runs/general-next-more-ensemble/seed1234 \
+#     bash scripts/ensemble_student.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-recipes/general.yaml}
@@ -10,6 +14,8 @@ SEEDS=${SEEDS:-1234 42 7}
 # where the seeds' runs are (RUNS/seed1234/teacher...), and the test split they are compared on
 RUNS=${RUNS:-runs/general}
 TEST_DATA=${TEST_DATA:-recipes/general.yaml}
+# the validation split it is judged on: the compared recipe's (see scripts/general_recipe.sh)
+VALIDATION_DATA=${VALIDATION_DATA:-$DATA}
 OUT=${OUT:-$RUNS/ensemble}
 STUDENT_EPOCHS=${STUDENT_EPOCHS:-3}
 md() { .venv/bin/python -m modeldistill "$@"; }
@@ -25,7 +31,7 @@ mkdir -p "$OUT"
 [ -f "$OUT/export/model.int8.onnx" ] ||
   md export "$OUT/odd" --out "$OUT/export" --int8 --no-keep-fp32 --data "$DATA" --emoji-names \
     --name hate-speech-general-minilm-odd3-ensemble
-md evaluate "$OUT/export" --data "$DATA" --emoji-names --split validation --json \
+md evaluate "$OUT/export" --data "$VALIDATION_DATA" --emoji-names --split validation --json \
   --output "$OUT/eval-validation.json" >/dev/null
 md evaluate "$OUT/export" --data recipes/identity-validation.yaml --split validation --json \
   --output "$OUT/eval-identity-validation.json" >/dev/null

@@ -152,6 +152,15 @@ def gather(runs: Path) -> dict:
         "next_more": _recipe_runs(runs / "general-next-more"),
         # And one on top of that (recipes/general-next-contrast.yaml).
         "next_contrast": _recipe_runs(runs / "general-next-contrast"),
+        # The more recipe's student taught by several seeds' teachers (scripts/ensemble_student.sh).
+        "next_more_ensemble": _recipe_runs(runs / "general-next-more-ensemble")
+        | {
+            "teachers": {
+                path.name: (_read(path / "teacher" / "metrics.json") or {}).get("train_seconds")
+                for path in sorted((runs / "general-next-more-teachers").glob("seed*"))
+                if (path / "teacher" / "metrics.json").is_file()
+            }
+        },
         "loso": {
             source: {
                 "left_out": _read(runs / "loso" / source / "eval-left-out.json"),
@@ -623,11 +632,11 @@ def _heldout_verdict(remedy: dict, base: dict, spread: float) -> str:
     return "rejected: held-out FPR not lower"
 
 
-def contrast_remedy(results: dict) -> dict | None:
-    """recipes/general-next-contrast.yaml against the more recipe (its base) on the next recipe's
+def _judged_on_more(results: dict, key: str, recipe: str) -> dict | None:
+    """A change on top of the more recipe (its base), seed by seed, on the next recipe's
     validation split, judged by `_heldout_verdict`. A base seed whose model is gone has no
     held-out figures; it is then compared with the mean of the base seeds that have them."""
-    found, base = results.get("next_contrast") or {}, (results.get("next_more") or {}).get("seeds")
+    found, base = results.get(key) or {}, (results.get("next_more") or {}).get("seeds")
     runs, decision = found.get("seeds") or {}, found.get("decision")
     if not runs or decision is None or not base:
         return None
@@ -640,7 +649,7 @@ def contrast_remedy(results: dict) -> dict | None:
     }
     rows = []
     for name, run in runs.items():
-        new = _further_row(name, "more + contrast pairs", run)
+        new = _further_row(name, recipe, run)
         old = base_rows.get(name)
         if old is None:
             new["verdict"] = "no base seed"
@@ -658,6 +667,22 @@ def contrast_remedy(results: dict) -> dict | None:
         "heldout_base_mean": pooled,
         **_ship_rule_by_seed(runs, decision, found.get("seed_decisions") or {}),
     }
+
+
+def contrast_remedy(results: dict) -> dict | None:
+    """recipes/general-next-contrast.yaml against the more recipe."""
+    return _judged_on_more(results, "next_contrast", "more + contrast pairs")
+
+
+def ensemble_on_more(results: dict) -> dict | None:
+    """The more recipe's student distilled from the mean logits of several seeds' teachers
+    (scripts/ensemble_student.sh) against the same student seed taught by its own seed's teacher
+    alone, by the contrast remedy's rule (fixed before this run too)."""
+    judged = _judged_on_more(results, "next_more_ensemble", "more, mean of teachers")
+    if judged is None:
+        return None
+    teachers = (results.get("next_more_ensemble") or {}).get("teachers") or {}
+    return judged | {"teachers": teachers}
 
 
 def _missed(decision: dict) -> list[str]:
@@ -741,6 +766,7 @@ def context(results: dict) -> dict:
         "bias": bias_side_by_side(results, found),
         "further": further_remedy(results),
         "contrast": contrast_remedy(results),
+        "ensemble_more": ensemble_on_more(results),
         "templates": templates(results, reference),
         "ensemble": ensemble(results, reference),
         "seeds": seeds(results),

@@ -255,3 +255,30 @@ def test_contrast_remedy_is_judged_on_the_held_out_frames():
     # the base spread is the std of 0.650, 0.660, 0.655 (0.005): 0.63 is further than twice that
     results["next_contrast"]["seeds"]["seed1234"] = _held_out(_remedy_run(0.63, 0, 1, 0), 0, 1)
     assert report.contrast_remedy(results)["rows"][1]["verdict"] == "rejected: hate F1 lower"
+
+
+def test_ensemble_on_the_more_recipe_is_judged_like_the_contrast_remedy():
+    report = load_script("generalisation_report")
+    base = {
+        "seed1234": _held_out(_remedy_run(0.650, 0.2, 0.80, 0.0), 0.08, 0.85),
+        "seed42": _remedy_run(0.660, 0.2, 0.80, 0.0),
+    }
+    results = {
+        "next_more": {"seeds": base},
+        "next_more_ensemble": {
+            "seeds": {"seed1234": _held_out(_remedy_run(0.655, 0.1, 0.85, 0.0), 0.05, 0.86)},
+            "decision": _decision(["check >= 90%"], 0.7, 0.1, 0.5),
+            "teachers": {"seed1234": 1300.0, "seed42": 1400.0},
+        },
+    }
+    found = report.ensemble_on_more(results)
+    # seed1234 of the base has held-out figures of its own: it is compared with them alone
+    assert [(r["recipe"], r["verdict"]) for r in found["rows"]] == [
+        ("next + more shapes", "base"),
+        ("more, mean of teachers", "adopted"),
+    ]
+    assert found["teachers"] == {"seed1234": 1300.0, "seed42": 1400.0}
+    _held_out(results["next_more_ensemble"]["seeds"]["seed1234"], 0.09, 0.86)
+    found = report.ensemble_on_more(results)
+    assert found["rows"][1]["verdict"] == "rejected: held-out FPR not lower"
+    assert report.ensemble_on_more({"next_more": {"seeds": base}}) is None
