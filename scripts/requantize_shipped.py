@@ -39,6 +39,7 @@ from modeldistill.data.config import DataConfig
 from modeldistill.data.splits import load_splits
 from modeldistill.export.config import (
     GELU_INPUT_RANGE,
+    OUTLIER_FACTOR,
     PER_CHANNEL,
     SMOOTHING_ALPHA,
     ExportConfig,
@@ -182,6 +183,13 @@ def main() -> int:
         help="SmoothQuant strength before static int8, 0: off (export's flag)",
     )
     parser.add_argument(
+        "--outlier-factor",
+        type=float,
+        default=OUTLIER_FACTOR,
+        help="GELU-fed inputs' outlier channels split off in fp32 beyond this factor, 0: off "
+        "(export's flag)",
+    )
+    parser.add_argument(
         "--weights",
         default="the dynamic int8 file's, dequantised",
         help="where the weights came from, for inference.json's calibration_source",
@@ -203,6 +211,7 @@ def main() -> int:
             per_channel=args.per_channel,
             gelu_input_range=args.gelu_input_range,
             smoothing_alpha=args.smoothing_alpha,
+            outlier_factor=args.outlier_factor,
         )
         quantization = quantize_folder(work, config, splits, ", ".join(args.data))
         shutil.copyfile(work / "model.int8.onnx", folder / "model.int8.onnx")

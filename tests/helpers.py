@@ -43,3 +43,19 @@ def load_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+class CalibrationBatches:
+    """A CalibrationDataReader over fixed feeds, as export's reader is (get_next, rewind)."""
+
+    def __init__(self, feeds: list[dict]) -> None:
+        self._feeds, self._position = feeds, 0
+
+    def get_next(self):
+        if self._position == len(self._feeds):
+            return None
+        self._position += 1
+        return self._feeds[self._position - 1]
+
+    def rewind(self) -> None:
+        self._position = 0

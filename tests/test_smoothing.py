@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import CalibrationBatches
 from modeldistill.export.smoothing import smooth_matmuls, smoothing_scales
 
 
@@ -24,22 +25,6 @@ def test_scales_split_the_range_between_activations_and_weights():
 def test_alpha_outside_the_open_interval_is_refused(alpha):
     with pytest.raises(ValueError, match="alpha"):
         smoothing_scales(np.ones(2), np.ones(2), alpha)
-
-
-class _Batches:
-    """A CalibrationDataReader over fixed feeds, as export's reader is."""
-
-    def __init__(self, feeds: list[dict[str, np.ndarray]]) -> None:
-        self._feeds, self._position = feeds, 0
-
-    def get_next(self):
-        if self._position == len(self._feeds):
-            return None
-        self._position += 1
-        return self._feeds[self._position - 1]
-
-    def rewind(self) -> None:
-        self._position = 0
 
 
 def _outlier_inputs(rng: np.random.Generator, rows: int) -> np.ndarray:
@@ -78,7 +63,7 @@ def test_smoothing_keeps_the_product_and_cuts_the_int8_error_of_an_outlier_chann
     rng = np.random.default_rng(0)
     source = tmp_path / "source.onnx"
     _one_matmul(source, rng.standard_normal((16, 8)).astype(np.float32))
-    calibration = _Batches([{"x": _outlier_inputs(rng, 64)} for _ in range(4)])
+    calibration = CalibrationBatches([{"x": _outlier_inputs(rng, 64)} for _ in range(4)])
     fresh = _outlier_inputs(rng, 256)
     exact = _run(source, fresh)
 
@@ -135,4 +120,6 @@ def test_a_node_that_is_not_a_weight_matmul_is_refused(tmp_path):
     source = tmp_path / "source.onnx"
     _one_matmul(source, rng.standard_normal((16, 8)).astype(np.float32))
     with pytest.raises(ValueError, match="missing: not a MatMul"):
-        smooth_matmuls(source, tmp_path / "out.onnx", ["missing", "product"], _Batches([]), 0.5)
+        smooth_matmuls(
+            source, tmp_path / "out.onnx", ["missing", "product"], CalibrationBatches([]), 0.5
+        )

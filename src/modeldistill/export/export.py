@@ -264,6 +264,7 @@ def quantize_folder(
         config.gelu_input_range,
         config.per_channel,
         config.smoothing_alpha,
+        config.outlier_factor,
     )
     return Quantization(**record, calibration_texts=len(texts), calibration_source=where)
 

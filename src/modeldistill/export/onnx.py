@@ -10,6 +10,7 @@ from typing import Any
 
 from modeldistill.export.config import (
     GELU_INPUT_RANGE,
+    OUTLIER_FACTOR,
     PER_CHANNEL,
     QUANTIZATION_METHODS,
     SMOOTHING_ALPHA,
@@ -66,13 +67,16 @@ def quantize_int8(
     gelu_input_range: float = GELU_INPUT_RANGE,
     per_channel: bool = PER_CHANNEL,
     smoothing_alpha: float = SMOOTHING_ALPHA,
+    outlier_factor: float = OUTLIER_FACTOR,
 ) -> dict[str, Any]:
     """Write the int8 graph of `source` to `target` and return how it was quantised.
 
     `static` needs `calibration`, an onnxruntime CalibrationDataReader of padded model inputs with
     a `rewind()` (it is read more than once); a GELU-fed MatMul is quantised when its calibrated
     input range is at most `gelu_input_range` (see `_static_nodes`); with `smoothing_alpha` > 0 the
-    inputs of the other weight MatMuls are smoothed first (`export.smoothing`)."""
+    inputs of the other weight MatMuls are smoothed first (`export.smoothing`); with
+    `outlier_factor` > 0 the outlier input channels of the GELU-fed ones are split off in fp32
+    first (`export.outliers`), and the range that decides is that of the other channels."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     if method not in QUANTIZATION_METHODS:
@@ -88,6 +92,7 @@ def quantize_int8(
         raise ValueError("static quantisation needs a calibration reader")
     import tempfile
 
+    import numpy as np
     import onnx
 
     from modeldistill.export.smoothing import smooth_matmuls
@@ -109,11 +114,52 @@ def quantize_int8(
             graph = onnx.load(str(source), load_external_data=False).graph
             weighted = [node for node in graph.node if node.name in weighted_names]
             fed = [node for node in weighted if node.name in fed_names]
-        ranges = _input_ranges(source, fed, calibration)
+        split: dict[str, list[int]] = {}
+        rest_max: dict[str, float] = {}
+        if outlier_factor > 0 and fed:
+            from modeldistill.export.outliers import outlier_channels, split_outlier_channels
+            from modeldistill.export.smoothing import channel_maxima
+
+            maxima = channel_maxima(
+                onnx.load(str(source)), sorted({node.input[0] for node in fed}), calibration
+            )
+            for node in fed:
+                channels = outlier_channels(maxima[node.input[0]], outlier_factor)
+                if channels:
+                    split[node.name] = channels
+                    rest_max[node.name] = float(np.delete(maxima[node.input[0]], channels).max())
+            if split:
+                split_source = Path(scratch) / "split.onnx"
+                split_outlier_channels(source, split_source, split)
+                source = split_source
+                # The same nodes by name: the small fp32 products added are neither.
+                graph = onnx.load(str(source), load_external_data=False).graph
+                names = {node.name for node in weighted}
+                fed_names = {node.name for node in fed}
+                weighted = [node for node in graph.node if node.name in names]
+                fed = [node for node in weighted if node.name in fed_names]
+        extremes = _input_ranges(source, fed, calibration)
         calibration.rewind()
+        # A split MatMul's input is calibrated on its other channels: the outliers saturate.
+        # Their max |x| bounds both ends of their range.
+        bounds = {
+            name: (max(low, -rest_max[name]), min(high, rest_max[name]))
+            if name in rest_max
+            else (low, high)
+            for name, (low, high) in extremes.items()
+        }
+        ranges = {name: high - low for name, (low, high) in bounds.items()}
         too_wide = {name for name, width in ranges.items() if width > gelu_input_range}
+        # onnxruntime computes the scale from numpy values of the tensor's type
+        overrides = {
+            node.input[0]: [
+                {"rmin": np.float32(bounds[node.name][0]), "rmax": np.float32(bounds[node.name][1])}
+            ]
+            for node in fed
+            if node.name in split and node.name not in too_wide
+        }
         nodes, gathers, kept = _static_nodes(graph, weighted, too_wide)
-        _quantize_static(source, target, calibration, nodes, per_channel)
+        _quantize_static(source, target, calibration, nodes, per_channel, overrides)
     float_output_matmuls(target)
     return {
         "method": "static",
@@ -128,11 +174,18 @@ def quantize_int8(
         "gelu_input_ranges": {name: round(width, 3) for name, width in ranges.items()},
         "smoothing_alpha": smoothing_alpha,
         "smoothed_inputs": smoothed,
+        "outlier_factor": outlier_factor,
+        "outlier_channels": split,
     }
 
 
 def _quantize_static(
-    source: Path, target: Path, calibration: Any, nodes: list[str], per_channel: bool
+    source: Path,
+    target: Path,
+    calibration: Any,
+    nodes: list[str],
+    per_channel: bool,
+    overrides: dict[str, list[dict[str, float]]] | None = None,
 ) -> None:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
@@ -156,6 +209,7 @@ def _quantize_static(
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
         calibrate_method=CalibrationMethod.MinMax,
+        extra_options={"TensorQuantOverrides": overrides or {}},
     )
 
 
@@ -183,9 +237,11 @@ def _gelu_fed(graph: Any) -> tuple[list[Any], list[Any]]:
     return weighted, [node for node in weighted if after_gelu(node.input[0])]
 
 
-def _input_ranges(source: Path, matmuls: list[Any], calibration: Any) -> dict[str, float]:
-    """The calibrated range (max - min over the calibration batches) of each of `matmuls`'
-    inputs, by node name: onnxruntime's own MinMax calibrator, as quantize_static runs it."""
+def _input_ranges(
+    source: Path, matmuls: list[Any], calibration: Any
+) -> dict[str, tuple[float, float]]:
+    """The calibrated (min, max) over the calibration batches of each of `matmuls`' inputs, by
+    node name: onnxruntime's own MinMax calibrator, as quantize_static runs it."""
     import tempfile
 
     import numpy as np
@@ -202,11 +258,11 @@ def _input_ranges(source: Path, matmuls: list[Any], calibration: Any) -> dict[st
         )
         calibrator.collect_data(calibration)
         data = calibrator.compute_data()
-    widths = {}
+    extremes = {}
     for node in matmuls:
         low, high = data[node.input[0]].range_value
-        widths[node.name] = float(np.max(high) - np.min(low))
-    return widths
+        extremes[node.name] = (float(np.min(low)), float(np.max(high)))
+    return extremes
 
 
 def _static_nodes(
