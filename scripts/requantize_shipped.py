@@ -45,7 +45,7 @@ from modeldistill.export.config import (
     ExportConfig,
 )
 from modeldistill.export.export import quantize_folder
-from modeldistill.export.onnx import tensor_consumers
+from modeldistill.export.graph import tensor_consumers
 
 
 def _graph_maps(graph: onnx.GraphProto) -> tuple[dict, dict, dict[str, list]]:

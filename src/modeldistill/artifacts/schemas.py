@@ -282,9 +282,7 @@ class Quantization(_Strict):
     gelu_input_ranges: dict[str, float] | None = None  # each GELU-fed MatMul's, calibrated
     smoothing_alpha: float | None = None  # SmoothQuant's (0: none); absent in older files
     smoothed_inputs: int | None = None  # MatMul input tensors smoothed
-    outlier_factor: float | None = (
-        None  # outlier channels split off in fp32 (0: none); absent before
-    )
+    outlier_factor: float | None = None  # fp32 outlier-channel split (0: none); absent before
     outlier_channels: dict[str, list[int]] | None = None  # each split MatMul's channels
     calibration_texts: int | None = None
     calibration_source: str | None = None

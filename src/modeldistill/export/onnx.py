@@ -15,6 +15,7 @@ from modeldistill.export.config import (
     QUANTIZATION_METHODS,
     SMOOTHING_ALPHA,
 )
+from modeldistill.export.graph import tensor_consumers
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +110,8 @@ def quantize_int8(
             chosen = sorted(weighted_names - fed_names)
             smooth_source = Path(scratch) / "smoothed.onnx"
             smoothed = smooth_matmuls(source, smooth_source, chosen, calibration, smoothing_alpha)
-            # The same nodes, by name, in the smoothed graph that is quantised.
             source = smooth_source
-            graph = onnx.load(str(source), load_external_data=False).graph
-            weighted = [node for node in graph.node if node.name in weighted_names]
-            fed = [node for node in weighted if node.name in fed_names]
+            graph, weighted, fed = _same_nodes(source, weighted, fed)
         split: dict[str, list[int]] = {}
         rest_max: dict[str, float] = {}
         if outlier_factor > 0 and fed:
@@ -132,12 +130,7 @@ def quantize_int8(
                 split_source = Path(scratch) / "split.onnx"
                 split_outlier_channels(source, split_source, split)
                 source = split_source
-                # The same nodes by name: the small fp32 products added are neither.
-                graph = onnx.load(str(source), load_external_data=False).graph
-                names = {node.name for node in weighted}
-                fed_names = {node.name for node in fed}
-                weighted = [node for node in graph.node if node.name in names]
-                fed = [node for node in weighted if node.name in fed_names]
+                graph, weighted, fed = _same_nodes(source, weighted, fed)
         extremes = _input_ranges(source, fed, calibration)
         calibration.rewind()
         # A split MatMul's input is calibrated on its other channels: the outliers saturate.
@@ -179,6 +172,18 @@ def quantize_int8(
     }
 
 
+def _same_nodes(source: Path, weighted: list[Any], fed: list[Any]) -> tuple[Any, list, list]:
+    """(graph, weighted, fed) of the rewritten graph at `source`: the nodes named as before in
+    `weighted` and `fed`. A rewrite's own nodes (a smoothing Mul, an outlier channels' fp32
+    product) are neither, so that they are not quantised."""
+    import onnx
+
+    graph = onnx.load(str(source), load_external_data=False).graph
+    weighted_names, fed_names = {node.name for node in weighted}, {node.name for node in fed}
+    same = [node for node in graph.node if node.name in weighted_names]
+    return graph, same, [node for node in same if node.name in fed_names]
+
+
 def _quantize_static(
     source: Path,
     target: Path,
@@ -211,15 +216,6 @@ def _quantize_static(
         calibrate_method=CalibrationMethod.MinMax,
         extra_options={"TensorQuantOverrides": overrides or {}},
     )
-
-
-def tensor_consumers(graph: Any) -> dict[str, list[Any]]:
-    """The nodes of an ONNX graph that read each tensor, by tensor name."""
-    consumers: dict[str, list[Any]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-    return consumers
 
 
 def _gelu_fed(graph: Any) -> tuple[list[Any], list[Any]]:

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from modeldistill.export.graph import tensor_consumers
+
 
 def outlier_channels(channel_max: np.ndarray, factor: float) -> list[int]:
     """The channels whose max |value| exceeds `factor` times the 99th percentile of all the
@@ -38,11 +40,7 @@ def split_outlier_channels(source: Path, target: Path, channels: dict[str, list[
     model = onnx.load(str(source))
     graph = model.graph
     weights = {item.name: item for item in graph.initializer}
-    # Readers by tensor here, not export.onnx's helper: that module imports this one.
-    consumers: dict[str, list[Any]] = {}
-    for reader in graph.node:
-        for tensor in reader.input:
-            consumers.setdefault(tensor, []).append(reader)
+    consumers = tensor_consumers(graph)
     by_name = {node.name: node for node in graph.node}
     outputs = {item.name for item in graph.output}
     inserts: dict[int, list[Any]] = {}
