@@ -19,6 +19,8 @@ TEST_DATA=${TEST_DATA:-recipes/general.yaml}
 # The validation split a recipe is judged on: its own, or the recipe it is compared with, so that a
 # source it adds does not favour it (recipes/general-next-more.yaml is judged on general-next.yaml's).
 VALIDATION_DATA=${VALIDATION_DATA:-$DATA}
+# KEEP_FP32=1 keeps model.onnx beside the int8 file, for scripts/int8_agreement.py and int8_screen.py.
+[ "${KEEP_FP32:-0}" = 1 ] && FP32_FLAG=--keep-fp32 || FP32_FLAG=--no-keep-fp32
 EXTRA=${EXTRA:-}  # one change at a time for ablations, e.g. EXTRA="--class-weighting none"
 md() { .venv/bin/python -m modeldistill "$@"; }
 COMMON="--data $DATA --emoji-names --seed $SEED --no-progress $EXTRA"
@@ -30,7 +32,7 @@ mkdir -p "$OUT"
   md train --method odd --teacher "$OUT/teacher" $COMMON --epochs "$STUDENT_EPOCHS" \
     --temperature 2 --class-weighting balanced --out "$OUT/odd"
 [ -f "$OUT/export/model.int8.onnx" ] ||
-  md export "$OUT/odd" --out "$OUT/export" --int8 --no-keep-fp32 --data "$DATA" --emoji-names \
+  md export "$OUT/odd" --out "$OUT/export" --int8 "$FP32_FLAG" --data "$DATA" --emoji-names \
     --name hate-speech-general-minilm-odd3
 
 # Scores: the validation split, the identity templates' validation sentences and the held-out

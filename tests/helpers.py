@@ -5,6 +5,7 @@ predict_helpers.py. `load_script` imports one of scripts/ (they are not a packag
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
@@ -41,6 +42,8 @@ def load_script(name: str):
     """scripts/<name>.py as a module."""
     spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    # registered first, as `import` does: dataclasses look their module up by name
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 

@@ -160,3 +160,79 @@ def test_a_split_student_stays_batch_invariant(tiny_bert_dir, tmp_path):
             exact = fp32.run(None, feeds)[0]
             assert np.abs(alone[-1] - exact).max() < 0.5
     np.testing.assert_allclose(batched, np.concatenate(alone), atol=1e-4)
+
+
+def _weight_matmuls(path: Path) -> tuple[int, set[str]]:
+    """(MatMulIntegerToFloat nodes, names of the fp32 MatMuls with a weight matrix) of a file."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    constants = {item.name for item in graph.initializer}
+    integer = sum(node.op_type == "MatMulIntegerToFloat" for node in graph.node)
+    fp32 = {n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in constants}
+    return integer, fp32
+
+
+def test_named_matmuls_stay_fp32_and_unknown_names_are_refused(tiny_bert_dir, tmp_path):
+    from modeldistill.export.calibration import calibration_reader
+    from modeldistill.export.config import ExportConfig
+    from modeldistill.export.export import export_model
+    from modeldistill.export.onnx import quantize_int8
+    from modeldistill.inference.samples import CHECK_TEXTS
+
+    out = export_model(tiny_bert_dir, ExportConfig(out=tmp_path / "fp32", onnx=True))
+
+    def reader():  # quantize_static reads its batches to the end
+        return calibration_reader(out, CHECK_TEXTS, 128)
+
+    # a range limit no input exceeds, so that only the named product is left fp32
+    everything = quantize_int8(
+        out / "model.onnx", tmp_path / "all.onnx", "static", reader(), 1000.0
+    )
+    integer_all, fp32_all = _weight_matmuls(tmp_path / "all.onnx")
+    assert fp32_all == set()
+    up = "/bert/encoder/layer.0/intermediate/dense/MatMul"
+    record = quantize_int8(
+        out / "model.onnx", tmp_path / "kept.onnx", "static", reader(), 1000.0, keep_fp32=[up]
+    )
+    integer_kept, fp32_kept = _weight_matmuls(tmp_path / "kept.onnx")
+    assert fp32_kept == {up}
+    assert integer_kept == integer_all - 1
+    assert record["quantized_matmuls"] + 1 == everything["quantized_matmuls"]
+    with pytest.raises(ValueError, match="not a weight MatMul"):
+        quantize_int8(
+            out / "model.onnx", tmp_path / "x.onnx", "static", reader(), keep_fp32=["nowhere"]
+        )
+
+
+def test_reduce_range_keeps_per_channel_weights_to_seven_bits(tiny_bert_dir, tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    from modeldistill.export.calibration import calibration_reader
+    from modeldistill.export.config import ExportConfig
+    from modeldistill.export.export import export_model
+    from modeldistill.export.onnx import quantize_int8
+    from modeldistill.inference.samples import CHECK_TEXTS
+
+    out = export_model(tiny_bert_dir, ExportConfig(out=tmp_path / "fp32", onnx=True))
+    largest = {}
+    for seven_bit in (None, False):
+        target = tmp_path / f"int8-{seven_bit}.onnx"
+        record = quantize_int8(
+            out / "model.onnx",
+            target,
+            "static",
+            calibration_reader(out, CHECK_TEXTS, 128),
+            per_channel=True,
+            reduce_range=seven_bit,
+        )
+        assert record["reduce_range"] is (seven_bit is None)  # None: as per_channel says
+        graph = onnx.load(str(target)).graph
+        weights = {item.name: numpy_helper.to_array(item) for item in graph.initializer}
+        largest[seven_bit] = max(
+            int(np.abs(weights[node.input[1]].astype(np.int32)).max())
+            for node in graph.node
+            if node.op_type == "MatMulIntegerToFloat"
+        )
+    assert largest[None] <= 64 < largest[False] <= 127

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,8 @@ def quantize_int8(
     per_channel: bool = PER_CHANNEL,
     smoothing_alpha: float = SMOOTHING_ALPHA,
     outlier_factor: float = OUTLIER_FACTOR,
+    keep_fp32: Collection[str] = (),
+    reduce_range: bool | None = None,
 ) -> dict[str, Any]:
     """Write the int8 graph of `source` to `target` and return how it was quantised.
 
@@ -77,7 +80,11 @@ def quantize_int8(
     input range is at most `gelu_input_range` (see `_static_nodes`); with `smoothing_alpha` > 0 the
     inputs of the other weight MatMuls are smoothed first (`export.smoothing`); with
     `outlier_factor` > 0 the outlier input channels of the GELU-fed ones are split off in fp32
-    first (`export.outliers`), and the range that decides is that of the other channels."""
+    first (`export.outliers`), and the range that decides is that of the other channels.
+    `keep_fp32` names weight MatMuls left in fp32 whatever their range (mixed precision, screened
+    by scripts/int8_screen.py). `reduce_range` (7-bit weights) follows `per_channel` unless set:
+    full 8-bit per-channel weights are more exact but saturate on CPUs without VNNI (see
+    `_quantize_static`)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     if method not in QUANTIZATION_METHODS:
@@ -100,6 +107,10 @@ def quantize_int8(
 
     graph = onnx.load(str(source), load_external_data=False).graph
     weighted, fed = _gelu_fed(graph)
+    unknown = set(keep_fp32) - {node.name for node in weighted}
+    if unknown:
+        raise ValueError(f"{', '.join(sorted(unknown))}: not a weight MatMul of {source.name}")
+    seven_bit = per_channel if reduce_range is None else reduce_range
     with tempfile.TemporaryDirectory() as scratch:
         smoothed = 0
         if smoothing_alpha > 0:
@@ -122,6 +133,8 @@ def quantize_int8(
                 onnx.load(str(source)), sorted({node.input[0] for node in fed}), calibration
             )
             for node in fed:
+                if node.name in keep_fp32:
+                    continue  # an fp32 product gains nothing from the split
                 channels = outlier_channels(maxima[node.input[0]], outlier_factor)
                 if channels:
                     split[node.name] = channels
@@ -143,23 +156,24 @@ def quantize_int8(
         }
         ranges = {name: high - low for name, (low, high) in bounds.items()}
         too_wide = {name for name, width in ranges.items() if width > gelu_input_range}
+        left_fp32 = too_wide | set(keep_fp32)
         # onnxruntime computes the scale from numpy values of the tensor's type
         overrides = {
             node.input[0]: [
                 {"rmin": np.float32(bounds[node.name][0]), "rmax": np.float32(bounds[node.name][1])}
             ]
             for node in fed
-            if node.name in split and node.name not in too_wide
+            if node.name in split and node.name not in left_fp32
         }
-        nodes, gathers, kept = _static_nodes(graph, weighted, too_wide)
-        _quantize_static(source, target, calibration, nodes, per_channel, overrides)
+        nodes, gathers, kept = _static_nodes(graph, weighted, left_fp32)
+        _quantize_static(source, target, calibration, nodes, per_channel, seven_bit, overrides)
     float_output_matmuls(target)
     return {
         "method": "static",
         "format": STATIC_FORMAT,
         "calibration_method": "MinMax",
         "per_channel": per_channel,
-        "reduce_range": per_channel,
+        "reduce_range": seven_bit,
         "quantized_matmuls": len(nodes) - gathers,
         "quantized_embeddings": gathers,
         "fp32_matmuls": kept,
@@ -190,6 +204,7 @@ def _quantize_static(
     calibration: Any,
     nodes: list[str],
     per_channel: bool,
+    reduce_range: bool,
     overrides: dict[str, list[dict[str, float]]] | None = None,
 ) -> None:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -210,7 +225,7 @@ def _quantize_static(
         op_types_to_quantize=["MatMul", "Gather"],
         nodes_to_quantize=nodes,
         per_channel=per_channel,
-        reduce_range=per_channel,
+        reduce_range=reduce_range,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
         calibrate_method=CalibrationMethod.MinMax,
