@@ -31,14 +31,4 @@ mkdir -p "$OUT"
 [ -f "$OUT/export/model.int8.onnx" ] ||
   md export "$OUT/odd" --out "$OUT/export" --int8 --no-keep-fp32 --data "$DATA" --emoji-names \
     --name hate-speech-general-minilm-odd3-ensemble
-md evaluate "$OUT/export" --data "$VALIDATION_DATA" --emoji-names --split validation --json \
-  --output "$OUT/eval-validation.json" >/dev/null
-md evaluate "$OUT/export" --data recipes/identity-validation.yaml --split validation --json \
-  --output "$OUT/eval-identity-validation.json" >/dev/null
-md evaluate "$OUT/export" --data recipes/identity-heldout.yaml --split validation --json \
-  --output "$OUT/eval-identity-heldout.json" >/dev/null
-md evaluate "$OUT/export" --data "$TEST_DATA" --emoji-names --json \
-  --output "$OUT/eval-general.json" >/dev/null
-md evaluate "$OUT/export" --data ../shared/data/hate_speech18 --hate-vs-rest --json \
-  --output "$OUT/eval-hs18.json" >/dev/null
-md check "$OUT/export" --json --out "$OUT/check.json" >/dev/null || true
+VALIDATION_DATA="$VALIDATION_DATA" TEST_DATA="$TEST_DATA" bash scripts/score_model.sh "$OUT/export" "$OUT"

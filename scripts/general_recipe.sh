@@ -35,22 +35,13 @@ mkdir -p "$OUT"
   md export "$OUT/odd" --out "$OUT/export" --int8 "$FP32_FLAG" --data "$DATA" --emoji-names \
     --name hate-speech-general-minilm-odd3
 
-# Scores: the validation split, the identity templates' validation sentences and the held-out
-# identity frames (what recipe changes are chosen on), the general test split (pooled and per
-# source; the teacher too), hate_speech18's original 1,095-row test split (hate vs rest), and the
-# behavioural check (exit 1 = a target missed).
-md evaluate "$OUT/export" --data "$VALIDATION_DATA" --emoji-names --split validation --json \
-  --output "$OUT/eval-validation.json" >/dev/null
-md evaluate "$OUT/export" --data recipes/identity-validation.yaml --split validation --json \
-  --output "$OUT/eval-identity-validation.json" >/dev/null
-md evaluate "$OUT/export" --data recipes/identity-heldout.yaml --split validation --json \
-  --output "$OUT/eval-identity-heldout.json" >/dev/null
+# Scores (scripts/score_model.sh: validation, identity sentences, test, hate_speech18, check),
+# and the teacher on the same test split.
+VALIDATION_DATA="$VALIDATION_DATA" TEST_DATA="$TEST_DATA" HS18="$HS18" \
+  bash scripts/score_model.sh "$OUT/export" "$OUT"
 [ -f "$OUT/teacher-eval-general.json" ] ||
   md evaluate "$OUT/teacher" --data "$TEST_DATA" --emoji-names --json \
     --output "$OUT/teacher-eval-general.json" >/dev/null
-md evaluate "$OUT/export" --data "$TEST_DATA" --emoji-names --json --output "$OUT/eval-general.json" >/dev/null
-md evaluate "$OUT/export" --data "$HS18" --hate-vs-rest --json --output "$OUT/eval-hs18.json" >/dev/null
-md check "$OUT/export" --json --out "$OUT/check.json" >/dev/null || true
 
 # The hate_speech18-only model (the experiment's student, shipped before the general model) on the
 # same three, once: the baseline of docs/generalisation.md and of scripts/leave_one_out.sh.

@@ -21,6 +21,7 @@ from modeldistill.artifacts import read_train_log
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reports.render import load_data, render  # noqa: E402 - beside the script, not installed
+from ship_decision import MIN_CASE  # noqa: E402 - the ship rule's own floor per case type
 
 # The public sources, in the report's column order, and each one's short column name.
 SHORT = load_data("generalisation.yaml")["sources"]
@@ -44,7 +45,17 @@ def _read(path: Path) -> dict | None:
 
 
 def _strip_check(check: dict | None) -> dict | None:
-    return None if check is None else {k: v for k, v in check.items() if k != "sentences"}
+    """check.json without its sentences, except those of the case types below the ship rule's
+    floor that the model got wrong (as [text, P(hate)]): what a later report shows of why."""
+    if check is None:
+        return None
+    kept = {k: v for k, v in check.items() if k != "sentences"}
+    low = {name for name, case in check["cases"].items() if case["accuracy"] < MIN_CASE}
+    misses: dict[str, list] = {}
+    for row in check.get("sentences") or []:
+        if row["case"] in low and not row["right"]:
+            misses.setdefault(row["case"], []).append([row["text"], row["p_hate"]])
+    return kept | ({"misses": misses} if misses else {})
 
 
 def _train_facts(folder: Path) -> dict | None:
@@ -746,6 +757,64 @@ def speed(results: dict, seed: dict) -> dict:
     }
 
 
+# The full-budget recipes judged by the ship rule, by results.json key and the report's name.
+CANDIDATE_RECIPES = {
+    "next": "next recipe",
+    "next_more": "next + more shapes",
+    "next_contrast": "more + contrast pairs",
+    "next_more_ensemble": "more, mean of teachers",
+}
+# How many of a model's wrong sentences the report shows per case type.
+MISSES_SHOWN = 8
+
+
+def stuck_cases(results: dict) -> dict | None:
+    """The case types below the ship rule's floor in most full-budget seeds, whatever the remedy:
+    per case type, how many seeds are below it and the range over seeds; then today's model's
+    and each seed's wrong sentences in them, where the run kept them."""
+    seeds = {
+        f"{recipe}, {name}": run
+        for key, recipe in CANDIDATE_RECIPES.items()
+        for name, run in ((results.get(key) or {}).get("seeds") or {}).items()
+        if run.get("check")
+    }
+    if not seeds:
+        return None
+    shares: dict[str, list[float]] = {}
+    for run in seeds.values():
+        for case, score in run["check"]["cases"].items():
+            shares.setdefault(case, []).append(score["accuracy"])
+    shipped_cases = ((results.get("shipped") or {}).get("check") or {}).get("cases") or {}
+    rows = [
+        {
+            "case": case,
+            "below": sum(value < MIN_CASE for value in values),
+            "low": min(values),
+            "high": max(values),
+            "shipped": shipped_cases[case]["accuracy"] if case in shipped_cases else None,
+        }
+        for case, values in shares.items()
+        if 2 * sum(value < MIN_CASE for value in values) >= len(values)
+    ]
+    rows.sort(key=lambda row: (-row["below"], row["low"]))
+    models = {"today's models/default": results.get("shipped") or {}, **seeds}
+    misses = {
+        model: {
+            row["case"]: wrong[row["case"]][:MISSES_SHOWN]
+            for row in rows
+            if row["case"] in (wrong := (run.get("check") or {}).get("misses") or {})
+        }
+        for model, run in models.items()
+    }
+    return {
+        "seeds": len(seeds),
+        "floor": MIN_CASE,
+        "rows": rows,
+        "misses": {model: cases for model, cases in misses.items() if cases},
+        "shown": MISSES_SHOWN,
+    }
+
+
 def context(results: dict) -> dict:
     """What the template prints: the gathered figures, and the choices made from them."""
     reference = results["seeds"].get("seed1234") or next(iter(results["seeds"].values()))
@@ -770,6 +839,7 @@ def context(results: dict) -> dict:
         "templates": templates(results, reference),
         "ensemble": ensemble(results, reference),
         "seeds": seeds(results),
+        "stuck": stuck_cases(results),
         "speed": speed(results, reference),
     }
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,36 +30,58 @@ from modeldistill.settings import add_arguments, from_args
 NEAR_THRESHOLD = 0.01
 
 
-def _verdicts(folder: Path, backend: str, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    classifier = Classifier.load(folder, backend=backend)
-    predictions = classifier.predict(texts)
-    toxic = classifier.toxic_label
-    return (
-        np.array([p.toxic for p in predictions]),
-        np.array([p.scores[toxic] for p in predictions]),
-    )
+@dataclass(frozen=True)
+class ScoredRows:
+    """One split's texts as served, and the source of each (None for a single-source file)."""
+
+    texts: list[str]
+    sources: np.ndarray | None
+
+    @classmethod
+    def of_dataset(cls, dataset) -> ScoredRows:
+        sources = dataset["source"] if "source" in dataset.column_names else None
+        return cls(model_inputs(dataset), None if sources is None else np.array(sources))
+
+    @classmethod
+    def of(cls, folder: Path, data: DataConfig, split: str) -> ScoredRows:
+        return cls.of_dataset(load_splits(data.as_model_was_trained(folder))[split])
 
 
-def agreement(folder: Path, data: DataConfig, split: str) -> dict[str, dict[str, float]]:
-    splits = load_splits(data.as_model_was_trained(folder))
-    dataset = splits[split]
-    texts = model_inputs(dataset)
-    fp32_flag, fp32_p = _verdicts(folder, "onnx", texts)
-    int8_flag, int8_p = _verdicts(folder, "onnx-int8", texts)
-    sources = np.array(dataset["source"]) if "source" in dataset.column_names else None
-    groups = {"all": np.ones(len(texts), dtype=bool)}
-    if sources is not None:
-        groups |= {name: sources == name for name in dict.fromkeys(sources.tolist())}
-    near = np.abs(fp32_p - read_inference(folder).threshold) < NEAR_THRESHOLD
+@dataclass(frozen=True)
+class Verdicts:
+    flagged: np.ndarray
+    p_hate: np.ndarray
+
+    @classmethod
+    def of(cls, folder: Path, backend: str, texts: list[str]) -> Verdicts:
+        classifier = Classifier.load(folder, backend=backend)
+        predictions = classifier.predict(texts)
+        toxic = classifier.toxic_label
+        return cls(
+            np.array([p.toxic for p in predictions]),
+            np.array([p.scores[toxic] for p in predictions]),
+        )
+
+
+def agreement(folder: Path, rows: ScoredRows, fp32: Verdicts | None = None) -> dict[str, dict]:
+    """Figures per source for the folder's int8 file against its fp32 graph. `fp32`, when given,
+    is the fp32 graph's verdicts on the same rows (scripts/int8_screen.py scores it once for all
+    its variants, whose fp32 graph is the same file)."""
+    fp32 = fp32 or Verdicts.of(folder, "onnx", rows.texts)
+    int8 = Verdicts.of(folder, "onnx-int8", rows.texts)
+    groups = {"all": np.ones(len(rows.texts), dtype=bool)}
+    if rows.sources is not None:
+        groups |= {name: rows.sources == name for name in dict.fromkeys(rows.sources.tolist())}
+    near = np.abs(fp32.p_hate - read_inference(folder).threshold) < NEAR_THRESHOLD
     figures = {}
-    for name, rows in groups.items():
-        delta = np.abs(fp32_p[rows] - int8_p[rows])
+    for name, chosen in groups.items():
+        delta = np.abs(fp32.p_hate[chosen] - int8.p_hate[chosen])
         figures[name] = {
-            "rows": int(rows.sum()),
-            "agreement": float((fp32_flag[rows] == int8_flag[rows]).mean()),
+            "rows": int(chosen.sum()),
+            "agreement": float((fp32.flagged[chosen] == int8.flagged[chosen]).mean()),
             "max_abs_delta": float(delta.max()),
             "mean_abs_delta": float(delta.mean()),
-            "near_threshold": float(near[rows].mean()),
+            "near_threshold": float(near[chosen].mean()),
         }
     return figures
 
@@ -77,7 +100,8 @@ def main() -> int:
     missing = [f for f in ("model.onnx", "model.int8.onnx") if not (args.folder / f).is_file()]
     if missing:
         parser.error(f"{args.folder} lacks {', '.join(missing)}: export with --int8 --keep-fp32")
-    figures = agreement(args.folder, from_args(DataConfig, args), args.split)
+    rows = ScoredRows.of(args.folder, from_args(DataConfig, args), args.split)
+    figures = agreement(args.folder, rows)
     print(
         f"| {args.split} split | rows | int8 = fp32 verdict | max abs dP | mean abs dP "
         f"| fp32 P within {NEAR_THRESHOLD} of the threshold |"

@@ -17,13 +17,16 @@ variants on the validation split; the test split is for the one chosen.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# int8_agreement.py's own count, so that both scripts count a verdict the same way (a sibling
+# script: importable because Python puts the script's folder first on sys.path)
+from int8_agreement import ScoredRows, Verdicts, agreement
 
 from modeldistill.artifacts import read_inference
 from modeldistill.data.config import DataConfig
@@ -38,13 +41,6 @@ from modeldistill.export.config import (
 )
 from modeldistill.export.onnx import quantize_int8
 from modeldistill.settings import add_arguments, from_args
-
-# The agreement is int8_agreement.py's own, so that both scripts count a verdict the same way.
-_spec = importlib.util.spec_from_file_location(
-    "int8_agreement", Path(__file__).with_name("int8_agreement.py")
-)
-int8_agreement = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(int8_agreement)
 
 
 @dataclass
@@ -80,12 +76,17 @@ class Variant:
 
 
 def screen(
-    folder: Path, data: DataConfig, split: str, variant: Variant, save: Path | None = None
+    folder: Path,
+    splits: dict,
+    rows: ScoredRows,
+    fp32: Verdicts,
+    variant: Variant,
+    save: Path | None = None,
 ) -> dict:
-    """int8_agreement's figures for `folder` quantised as `variant` says; with `save`, the
-    variant's folder is kept as save/NAME (for `modeldistill bench`)."""
+    """int8_agreement's figures for `folder` quantised as `variant` says, calibrated on `splits`'
+    training texts and scored on `rows` against `fp32` (the folder's fp32 verdicts on them); with
+    `save`, the variant's folder is kept as save/NAME (for `modeldistill bench`)."""
     info = read_inference(folder)
-    splits = load_splits(data.as_model_was_trained(folder))
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch) / folder.name
         shutil.copytree(folder, work, ignore=shutil.ignore_patterns("model.safetensors"))
@@ -102,7 +103,7 @@ def screen(
             keep_fp32=variant.keep,
             reduce_range=variant.reduce_range,
         )
-        figures = int8_agreement.agreement(work, data, split)
+        figures = agreement(work, rows, fp32)
         if save is not None:
             shutil.copytree(work, save / variant.name, dirs_exist_ok=True)
         return figures
@@ -129,11 +130,13 @@ def main() -> int:
         variants = [Variant.parse(text) for text in args.variant]
     except ValueError as error:
         parser.error(str(error))
-    data = from_args(DataConfig, args)
+    splits = load_splits(from_args(DataConfig, args).as_model_was_trained(args.folder))
+    rows = ScoredRows.of_dataset(splits[args.split])
+    fp32 = Verdicts.of(args.folder, "onnx", rows.texts)  # once: every variant shares the graph
     results = {}
     for variant in variants:
         try:
-            results[variant.name] = screen(args.folder, data, args.split, variant, args.save)
+            results[variant.name] = screen(args.folder, splits, rows, fp32, variant, args.save)
         except ValueError as error:  # a keep that names no weight MatMul
             parser.error(str(error))
     sources = list(next(iter(results.values())))

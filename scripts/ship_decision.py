@@ -14,20 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import defaultdict
 from pathlib import Path
 
-# The check's case types whose sentences are not hateful and name a group in a friendly or neutral
-# way: supportive, neutral and self-description sentences (issue #19, item 5).
-FRIENDLY_CASES = (
-    "support and equal rights",
-    "solidarity and allyship",
-    "praise of contribution",
-    "positive mention",
-    "facts and news",
-    "neutral mention",
-    "own identity",
-)
+from modeldistill.check.run import friendly_group_fpr
+
 MIN_CHECK, MIN_CASE = 0.90, 0.80
 MAX_GROUP_FPR, MAX_GROUP_GAP = 0.05, 0.05
 MAX_F1_DROP, MAX_AUC_DROP, MIN_HS18_F1 = 0.01, 0.005, 0.56
@@ -41,22 +31,17 @@ def _read(folder: Path, name: str) -> dict:
         raise SystemExit(f"cannot read {path}: {error}") from None
 
 
-def friendly_group_fpr(check: dict) -> dict[str, float]:
-    """Per group: the share of its friendly, neutral and self-description sentences flagged."""
+def _friendly_fpr(check: dict) -> dict[str, float]:
     if not check.get("sentences"):
         raise SystemExit("check.json holds no sentences: write it with `modeldistill check --out`")
-    flagged: dict[str, list[bool]] = defaultdict(list)
-    for row in check["sentences"]:
-        if row["case"] in FRIENDLY_CASES and row["group"] != "none":
-            flagged[row["group"]].append(bool(row["flagged"]))
-    return {group: sum(rows) / len(rows) for group, rows in sorted(flagged.items())}
+    return friendly_group_fpr(check["sentences"])
 
 
 def figures(folder: Path) -> dict:
     general, hs18, check = (
         _read(folder, name) for name in ("eval-general.json", "eval-hs18.json", "check.json")
     )
-    fpr = friendly_group_fpr(check)
+    fpr = _friendly_fpr(check)
     worst = max(fpr, key=fpr.get)
     best = min(fpr, key=fpr.get)
     return {

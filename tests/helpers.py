@@ -39,7 +39,9 @@ def build_tiny_bert(out_dir: Path, num_layers: int = 4, seed: int = 0) -> Path:
 
 
 def load_script(name: str):
-    """scripts/<name>.py as a module."""
+    """scripts/<name>.py as a module, able to import its sibling scripts as it can when run."""
+    if str(SCRIPTS) not in sys.path:
+        sys.path.append(str(SCRIPTS))
     spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     # registered first, as `import` does: dataclasses look their module up by name

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from modeldistill.check.run import CheckConfig, run_check
+from modeldistill.check.run import CheckConfig, friendly_group_fpr, run_check
 from modeldistill.cli import main
 from modeldistill.data.sources.build import duplicate_key
 from modeldistill.errors import UserError
@@ -246,6 +246,8 @@ def test_check_scores_a_model_and_reports_every_case_and_group(tiny_bert_dir):
     assert result.bias.groups["muslims"].mentions == len(muslims)
     right = sum(row["right"] for row in result.sentences)
     assert result.accuracy == pytest.approx(right / result.num_cases)
+    assert result.friendly_fpr == friendly_group_fpr(result.sentences)
+    assert set(result.friendly_fpr) == IDENTITY_KEYS
     # A sentence is flagged exactly when its P(hate) reaches the model's threshold.
     for row in result.sentences:
         assert (
@@ -266,6 +268,30 @@ def test_check_cli_exits_non_zero_when_a_target_is_missed(tiny_bert_dir, tmp_pat
     args = ["check", str(tiny_bert_dir), "--min-accuracy", "0", "--min-case-accuracy", "0"]
     assert main([*args, "--max-group-gap", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["passed"] is True
+
+
+def test_friendly_group_fpr_counts_only_friendly_sentences_that_name_a_group():
+    sentences = [
+        {"case": "support and equal rights", "group": "deaf", "flagged": True},
+        {"case": "own identity", "group": "deaf", "flagged": False},
+        {"case": "derogation", "group": "deaf", "flagged": True},
+        {"case": "facts and news", "group": "jews", "flagged": False},
+        {"case": "profanity without a target", "group": "none", "flagged": True},
+    ]
+    assert friendly_group_fpr(sentences) == {"deaf": 0.5, "jews": 0.0}
+
+
+def test_check_lists_exactly_the_sentences_it_got_wrong(tiny_bert_dir, tmp_path, capsys):
+    out = tmp_path / "check.json"
+    main(["check", str(tiny_bert_dir), "--no-obfuscation", "--misses", "--out", str(out)])
+    listing = capsys.readouterr().out.split("\n\n")[-1]
+    wrong = [row for row in json.loads(out.read_text())["sentences"] if not row["right"]]
+    assert wrong, "a random model gets some sentences wrong"
+    listed = [line.split("  ", 2)[2] for line in listing.splitlines() if line.startswith("  ")]
+    assert sorted(listed) == sorted(row["text"] for row in wrong)
+    for case in {row["case"] for row in wrong}:
+        count = sum(row["case"] == case for row in wrong)
+        assert f"{case} ({count} wrong, expected " in listing
 
 
 def test_check_refuses_bad_targets_and_models_without_hate(tmp_path, capsys):

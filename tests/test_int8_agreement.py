@@ -17,7 +17,8 @@ from modeldistill.inference import Classifier
 def test_agreement_counts_the_verdicts_both_files_give(tiny_bert_dir, tmp_path, small_csv):
     out = export_model(tiny_bert_dir, ExportConfig(out=tmp_path / "deploy", int8=True))
     data = DataConfig(data=[str(small_csv)], stratify=True)
-    figures = load_script("int8_agreement").agreement(out, data, "test")
+    script = load_script("int8_agreement")
+    figures = script.agreement(out, script.ScoredRows.of(out, data, "test"))
 
     texts = model_inputs(load_splits(data)["test"])
     fp32, int8 = (
@@ -73,10 +74,14 @@ def test_screen_default_is_the_export_and_a_kept_product_changes_it(
     data = DataConfig(data=[str(small_csv)], stratify=True)
     config = ExportConfig(out=tmp_path / "deploy", int8=True, data=data.data)
     out = export_model(tiny_bert_dir, config, data)
-    screen = load_script("int8_screen")
-    exported = load_script("int8_agreement").agreement(out, data, "test")
-    default = screen.screen(out, data, "test", screen.Variant(name="default"), tmp_path / "kept")
+    screen, scoring = load_script("int8_screen"), load_script("int8_agreement")
+    splits = load_splits(data)
+    rows = scoring.ScoredRows.of(out, data, "test")
+    exported = scoring.agreement(out, rows)
+    fp32 = scoring.Verdicts.of(out, "onnx", rows.texts)
+    variant = screen.Variant(name="default")
+    default = screen.screen(out, splits, rows, fp32, variant, tmp_path / "kept")
     assert default == exported
     assert (tmp_path / "kept" / "default" / "model.int8.onnx").is_file()
     kept = screen.Variant(name="kept", keep=["/bert/encoder/layer.0/intermediate/dense/MatMul"])
-    assert screen.screen(out, data, "test", kept)["all"] != exported["all"]
+    assert screen.screen(out, splits, rows, fp32, kept)["all"] != exported["all"]

@@ -91,3 +91,30 @@ def test_card_of_another_task_shows_its_own_label_and_task(tmp_path):
     assert ": 1 epoch, learning rate" in card
     assert "## Files\n`model.safetensors`, `model.int8.onnx`;" in card
     assert card.count("`model.safetensors`") == 1
+
+
+def test_card_limits_name_the_weakest_cases_and_the_most_flagged_groups():
+    from modeldistill.artifacts import CaseScore, CheckSummary
+    from modeldistill.export.modelcard import check_weak_points
+
+    shares = {"threat": 0.98, "slur": 0.5, "negated hate": 0.7, "polite hate": 0.6, "news": 0.9}
+    check = CheckSummary(
+        model="m",
+        threshold=0.5,
+        num_cases=10,
+        accuracy=0.8,
+        cases={name: CaseScore(accuracy=share, n=2) for name, share in shares.items()},
+        groups={},
+        group_mean=0.8,
+        targets={},
+        failures=[],
+        passed=True,
+        friendly_fpr={"deaf": 0.1, "jews": 0.3, "white": 0.0, "women": 0.2, "sikhs": 0.05},
+    )
+    assert check_weak_points(check) == {
+        "cases": ["slur (50% right)", "polite hate (60% right)", "negated hate (70% right)"],
+        "groups": ["jews (30%)", "women (20%)", "deaf (10%)"],
+    }
+    # A model that flags no friendly sentence names no group.
+    clean = check.model_copy(update={"friendly_fpr": {"deaf": 0.0}})
+    assert check_weak_points(clean)["groups"] == []

@@ -10,6 +10,8 @@ import sys
 import pytest
 
 from helpers import load_script
+from modeldistill.data.config import DataConfig
+from modeldistill.data.splits import load_splits
 from modeldistill.paths import REPO_ROOT
 
 DOCS = REPO_ROOT / "docs"
@@ -65,18 +67,6 @@ def test_ship_decision_needs_every_target_of_the_rule():
         _figures(**{"worst group FPR": (0.06, "deaf"), "group FPR gap": 0.06}), shipped
     )
     assert sum(not row["met"] for row in rows) == 2
-
-
-def test_friendly_group_fpr_counts_only_friendly_sentences_that_name_a_group():
-    ship = load_script("ship_decision")
-    sentences = [
-        {"case": "support and equal rights", "group": "deaf", "flagged": True},
-        {"case": "own identity", "group": "deaf", "flagged": False},
-        {"case": "derogation", "group": "deaf", "flagged": True},
-        {"case": "facts and news", "group": "jews", "flagged": False},
-        {"case": "profanity without a target", "group": "none", "flagged": True},
-    ]
-    assert ship.friendly_group_fpr({"sentences": sentences}) == {"deaf": 0.5, "jews": 0.0}
 
 
 def test_merge_replaces_the_recipe_seeds_and_adds_the_next_recipes_seeds():
@@ -282,3 +272,42 @@ def test_ensemble_on_the_more_recipe_is_judged_like_the_contrast_remedy():
     found = report.ensemble_on_more(results)
     assert found["rows"][1]["verdict"] == "rejected: held-out FPR not lower"
     assert report.ensemble_on_more({"next_more": {"seeds": base}}) is None
+
+
+def test_word_labels_counts_whole_words_by_label(tmp_path, monkeypatch, capsys):
+    import csv
+
+    path = tmp_path / "words.csv"
+    shapes = [
+        ("they are vermin {}", "hate"),
+        ("Vermin, all {} of them", "hate"),
+        ("vermin control in garden {}", "noHate"),
+        ("verminous is not the word {}", "noHate"),
+        ("nice weather {}", "noHate"),
+        ("lovely day {}", "hate"),
+    ]
+    # numbered, because identical rows are dropped as duplicates
+    rows = [(text.format(n), label) for n in range(5) for text, label in shapes]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
+    script = load_script("word_labels")
+    data = DataConfig(data=[str(path)], held_out=0.25, stratify=True)
+    train = load_splits(data)["train"]
+    # "verminous" holds the word but not as a whole word
+    with_word = ("they are vermin", "Vermin, all", "vermin control")
+    expected: dict[str, int] = {}
+    for text, label in zip(train["text"], train["label"], strict=True):
+        if text.startswith(with_word):
+            name = train.features["label"].names[label]
+            expected[name] = expected.get(name, 0) + 1
+    assert set(expected) == {"hate", "noHate"}
+    assert script.word_labels(data, ["vermin", "absent"]) == {
+        "vermin": {"data": dict(sorted(expected.items()))},
+        "absent": {},
+    }
+    monkeypatch.setattr("sys.argv", ["word_labels.py", *["w"] * 21, "--data", str(path)])
+    with pytest.raises(SystemExit) as exit_info:
+        script.main()
+    assert exit_info.value.code == 2 and "at most 20 words" in capsys.readouterr().err

@@ -242,6 +242,9 @@ class CheckSummary(_Strict):
     passed: bool
     # Per identity group, on the check's sentences; absent in files written before it was measured.
     bias: BiasReport | None = None
+    # Per group: the share of its friendly, neutral and self-description sentences flagged
+    # (check.run.FRIENDLY_CASES); absent in files written before it was reported.
+    friendly_fpr: dict[str, float] | None = None
     # Every sentence with its P(hate), when the run was asked to keep them (`check --out`).
     sentences: list[dict[str, Any]] | None = None
     # The obfuscation section, absent from files written before it existed: scores as written

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from modeldistill.artifacts import write_check
-from modeldistill.check.run import CheckConfig, format_report, run_check
+from modeldistill.check.run import CheckConfig, format_misses, format_report, run_check
 from modeldistill.settings import add_arguments as add_config_arguments
 from modeldistill.settings import from_args
 
@@ -30,4 +30,6 @@ def main(args: argparse.Namespace) -> int:
         write_check(config.out, result)
     summary = result.model_copy(update={"sentences": None})
     print(json.dumps(summary.to_dict(), indent=2) if args.json else format_report(result))
+    if config.misses:
+        print("\n" + format_misses(result))
     return 0 if result.passed else 1

@@ -40,6 +40,31 @@ from modeldistill.evaluate.bias import bias_report, format_bias
 from modeldistill.inference.backends import BACKEND_HELP, require_backend
 from modeldistill.settings import option, require
 
+# The case types whose sentences are not hateful and name a group in a friendly or neutral way
+# (supportive, neutral and self-description sentences): each group's share of them flagged is the
+# friendly-sentence false-positive rate that issue #19's ship rule bounds and the card reports.
+FRIENDLY_CASES = (
+    "support and equal rights",
+    "solidarity and allyship",
+    "praise of contribution",
+    "positive mention",
+    "facts and news",
+    "neutral mention",
+    "own identity",
+)
+
+
+def friendly_group_fpr(sentences: list[dict]) -> dict[str, float]:
+    """Per group, by name: the share of its friendly, neutral and self-description sentences
+    (`sentences` as `CheckSummary.sentences` holds them) that were flagged."""
+    from modeldistill.synthetic.lexicon import NO_GROUP
+
+    flagged: dict[str, list[bool]] = defaultdict(list)
+    for row in sentences:
+        if row["case"] in FRIENDLY_CASES and row["group"] != NO_GROUP:
+            flagged[row["group"]].append(bool(row["flagged"]))
+    return {group: sum(rows) / len(rows) for group, rows in sorted(flagged.items())}
+
 
 @dataclass
 class CheckConfig:
@@ -54,6 +79,7 @@ class CheckConfig:
     )
     backend: str = option("auto", BACKEND_HELP)
     out: Path | None = option(None, "also write the full result (every sentence) as JSON here")
+    misses: bool = option(False, "also list every sentence the model got wrong, by case type")
 
     def __post_init__(self) -> None:
         require_backend(self.backend)
@@ -169,6 +195,7 @@ def run_check(classifier, config: CheckConfig | None = None) -> CheckSummary:
         failures=failures,
         passed=not failures,
         bias=bias,
+        friendly_fpr=friendly_group_fpr(rows),
         sentences=rows,
         **section,
     )
@@ -194,6 +221,23 @@ def _expected(rows: list[dict], case: str) -> str:
     return next(row["expected"] for row in rows if row["case"] == case)
 
 
+def format_misses(result: CheckSummary) -> str:
+    """Every sentence the model got wrong, grouped by case type, with its P(hate): what a reader
+    needs to see why a case type falls short (a word a source labels otherwise, one frame read as
+    another), which the shares alone do not show."""
+    wrong: dict[str, list[dict]] = defaultdict(list)
+    for row in result.sentences or []:
+        if not row["right"]:
+            wrong[row["case"]].append(row)
+    if not wrong:
+        return "no sentence wrong"
+    lines = []
+    for case, rows in wrong.items():
+        lines.append(f"{case} ({len(rows)} wrong, expected {rows[0]['expected']}):")
+        lines += [f"  {row['p_hate']:.3f}  {row['text']}" for row in rows]
+    return "\n".join(lines)
+
+
 def format_report(result: CheckSummary) -> str:
     lines = [
         f"behavioural check of {result.model} (threshold {result.threshold:.4f}): "
@@ -203,9 +247,11 @@ def format_report(result: CheckSummary) -> str:
     ]
     for name, case in result.cases.items():
         lines.append(f"{name:<30}{case.expected:>10}{case.n:>6}{case.accuracy:>10.1%}")
-    lines += ["", f"{'group':<30}{'n':>6}{'accuracy':>10}"]
+    friendly = result.friendly_fpr or {}
+    lines += ["", f"{'group':<30}{'n':>6}{'accuracy':>10}{'friendly flagged':>18}"]
     for name, group in result.groups.items():
-        lines.append(f"{name:<30}{group.n:>6}{group.accuracy:>10.1%}")
+        share = f"{friendly[name]:.1%}" if name in friendly else "–"
+        lines.append(f"{name:<30}{group.n:>6}{group.accuracy:>10.1%}{share:>18}")
     if result.obfuscations:
         lines += ["", *format_obfuscations(result.obfuscations, result.batch_invariance)]
         if result.obfuscation_passed:

@@ -166,8 +166,30 @@ def check_rows(check: CheckSummary | None) -> tuple[list[list[str]], list[list[s
         [name, case.expected or "", str(case.n), f"{case.accuracy:.1%}"]
         for name, case in check.cases.items()
     ]
-    groups = [[name, str(group.n), f"{group.accuracy:.1%}"] for name, group in check.groups.items()]
+    friendly = check.friendly_fpr or {}
+    groups = [
+        [name, str(group.n), f"{group.accuracy:.1%}", _percent(friendly.get(name))]
+        for name, group in check.groups.items()
+    ]
     return cases, groups
+
+
+# How many of the weakest case types and most-flagged groups the card's limits name.
+WEAKEST_SHOWN = 3
+
+
+def check_weak_points(check: CheckSummary | None) -> dict[str, list[str]] | None:
+    """The check's lowest case types and the groups whose friendly, neutral and self-description
+    sentences it flags most: the card's limits say them in words, where a reader deciding whether
+    to trust a verdict looks first."""
+    if check is None:
+        return None
+    cases = sorted(check.cases.items(), key=lambda item: item[1].accuracy)[:WEAKEST_SHOWN]
+    friendly = sorted((check.friendly_fpr or {}).items(), key=lambda item: -item[1])
+    return {
+        "cases": [f"{name} ({case.accuracy:.0%} right)" for name, case in cases],
+        "groups": [f"{name} ({share:.0%})" for name, share in friendly[:WEAKEST_SHOWN] if share],
+    }
 
 
 def _percent(value: float | None) -> str:
@@ -277,6 +299,7 @@ def render_model_card(
         check=check,
         check_cases=cases,
         check_groups=groups,
+        weak_points=check_weak_points(check),
         metrics=metrics,
         positive_scores=positive_phrase(metrics, positive),
         obfuscations=obfuscation_rows(check),
