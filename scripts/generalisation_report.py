@@ -785,17 +785,18 @@ def stuck_cases(results: dict) -> dict | None:
         for case, score in run["check"]["cases"].items():
             shares.setdefault(case, []).append(score["accuracy"])
     shipped_cases = ((results.get("shipped") or {}).get("check") or {}).get("cases") or {}
-    rows = [
+    every_case = [
         {
             "case": case,
             "below": sum(value < MIN_CASE for value in values),
+            "scored": len(values),
             "low": min(values),
             "high": max(values),
             "shipped": shipped_cases[case]["accuracy"] if case in shipped_cases else None,
         }
         for case, values in shares.items()
-        if 2 * sum(value < MIN_CASE for value in values) >= len(values)
     ]
+    rows = [row for row in every_case if 2 * row["below"] >= row["scored"]]
     rows.sort(key=lambda row: (-row["below"], row["low"]))
     models = {"today's models/default": results.get("shipped") or {}, **seeds}
     misses = {

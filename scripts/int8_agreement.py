@@ -67,7 +67,8 @@ def agreement(folder: Path, rows: ScoredRows, fp32: Verdicts | None = None) -> d
     """Figures per source for the folder's int8 file against its fp32 graph. `fp32`, when given,
     is the fp32 graph's verdicts on the same rows (scripts/int8_screen.py scores it once for all
     its variants, whose fp32 graph is the same file)."""
-    fp32 = fp32 or Verdicts.of(folder, "onnx", rows.texts)
+    if fp32 is None:
+        fp32 = Verdicts.of(folder, "onnx", rows.texts)
     int8 = Verdicts.of(folder, "onnx-int8", rows.texts)
     groups = {"all": np.ones(len(rows.texts), dtype=bool)}
     if rows.sources is not None:

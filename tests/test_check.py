@@ -292,6 +292,10 @@ def test_check_lists_exactly_the_sentences_it_got_wrong(tiny_bert_dir, tmp_path,
     for case in {row["case"] for row in wrong}:
         count = sum(row["case"] == case for row in wrong)
         assert f"{case} ({count} wrong, expected " in listing
+    # with --json they are part of the one JSON document printed
+    main(["check", str(tiny_bert_dir), "--no-obfuscation", "--misses", "--json"])
+    printed = json.loads(capsys.readouterr().out)
+    assert [row["text"] for row in printed["misses"]] == [row["text"] for row in wrong]
 
 
 def test_check_refuses_bad_targets_and_models_without_hate(tmp_path, capsys):

@@ -28,8 +28,14 @@ def main(args: argparse.Namespace) -> int:
     result = run_check(classifier, config)
     if config.out is not None:
         write_check(config.out, result)
-    summary = result.model_copy(update={"sentences": None})
-    print(json.dumps(summary.to_dict(), indent=2) if args.json else format_report(result))
-    if config.misses:
-        print("\n" + format_misses(result))
+    summary = result.model_copy(update={"sentences": None}).to_dict()
+    if args.json:
+        # the wrong sentences inside the JSON, so that stdout stays one JSON document
+        if config.misses:
+            summary["misses"] = [row for row in result.sentences if not row["right"]]
+        print(json.dumps(summary, indent=2))
+    else:
+        print(format_report(result))
+        if config.misses:
+            print("\n" + format_misses(result))
     return 0 if result.passed else 1
